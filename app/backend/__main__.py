@@ -1,0 +1,119 @@
+"""Command line: ``serve`` and ``init-db``.
+
+    python -m app.backend serve --host 127.0.0.1 --port 5001 --db data/app.sqlite
+    python -m app.backend init-db --db data/app.sqlite --load-test-data
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+
+class _UtcFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_UtcFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _init_db(args: argparse.Namespace) -> int:
+    from .db import Database
+    from .seed import load_test_data
+
+    path = Path(args.db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        if not args.force:
+            print(f"error: {path} exists; pass --force to replace it", file=sys.stderr)
+            return 2
+        path.unlink()
+    started = time.perf_counter()
+    db = Database(path)
+    db.create_schema()
+    if args.load_test_data:
+        with db.session() as session:
+            load_test_data(session)
+    db.engine.dispose()
+    elapsed = (time.perf_counter() - started) * 1000
+    logging.getLogger("backend").info("initialised %s in %.0fms", path, elapsed)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from .factory import create_app
+    from .state import Config, get_state
+
+    path = Path(args.db)
+    if not path.exists():
+        print(f"error: database {path} not found; run init-db first", file=sys.stderr)
+        return 2
+    config = Config(
+        db_path=path,
+        env=os.environ.get("FLASK_ENV", "development"),
+        gateway_url=os.environ.get("SSE_GATEWAY_URL") or None,
+        ai_provider=os.environ.get("AI_PROVIDER") or None,
+        callback_secret=os.environ.get("SSE_CALLBACK_SECRET") or None,
+    )
+    app = create_app(config)
+    if config.is_testing:
+        with app.app_context():
+            state = get_state()
+            state.db.snapshot_to(state.seed_path)
+    server = make_server(args.host, args.port, app, threaded=True)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    logging.getLogger("backend").info(
+        "serving http://%s:%s env=%s db=%s gateway=%s provider=%s",
+        args.host, server.port, config.env, path, config.gateway_url, config.default_provider,
+    )
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        logging.getLogger("backend").info("stopped")
+    return 0
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5001)
+    serve.add_argument("--db", required=True, help="SQLite file")
+    init = sub.add_parser("init-db", help="create the schema in a new SQLite file")
+    init.add_argument("--db", required=True, help="SQLite file to create")
+    init.add_argument("--load-test-data", action="store_true", help="load the seeded data set")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    args = parser.parse_args(argv)
+    _setup_logging()
+    return _init_db(args) if args.command == "init-db" else _serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

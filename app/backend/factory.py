@@ -1,0 +1,48 @@
+"""The app factory: ``create_app(config)`` plus blueprints and request logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from .api import ai_parts, health, inventory, sse_callback, testing
+from .errors import register_error_handlers
+from .state import Config, install
+
+
+log = logging.getLogger("backend.request")
+
+
+def create_app(config: Config) -> Flask:
+    """Build the app for one database file and one environment."""
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    install(app, config)
+    register_error_handlers(app)
+    for blueprint in (health.bp, inventory.bp, sse_callback.bp, ai_parts.bp):
+        app.register_blueprint(blueprint)
+    if config.is_testing:
+        app.register_blueprint(testing.bp)
+    app.before_request(_start_timer)
+    app.after_request(_log_request)
+    return app
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+    g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+
+
+def _log_request(response: Response) -> Response:
+    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    request_id = g.get("request_id", "-")
+    response.headers["X-Request-Id"] = request_id
+    path = request.full_path.rstrip("?")
+    log.info(
+        "%s %s %s %.1fms request_id=%s",
+        request.method, path, response.status_code, elapsed_ms, request_id,
+    )
+    return response

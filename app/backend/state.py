@@ -1,0 +1,68 @@
+"""Per-app state shared by the blueprints (one instance per ``create_app``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from .db import Database
+from .sse import Connections, GatewayClient
+
+PROVIDERS = ("catalog", "scripted")
+
+
+@dataclass
+class Config:
+    db_path: Path
+    env: str = "development"
+    gateway_url: str | None = None
+    ai_provider: str | None = None
+    callback_secret: str | None = None
+    #: Pause between the catalog analyser's progress updates.
+    catalog_step_seconds: float = 0.15
+
+    @property
+    def is_testing(self) -> bool:
+        return self.env == "testing"
+
+    @property
+    def default_provider(self) -> str:
+        return self.ai_provider or ("scripted" if self.is_testing else "catalog")
+
+
+@dataclass
+class State:
+    config: Config
+    db: Database
+    connections: Connections
+    gateway: GatewayClient
+    provider: str
+    #: task_id -> request_id of the tasks started by /api/ai-parts/analyze.
+    tasks: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def seed_path(self) -> Path:
+        """Where the seeded state is kept beside the database, for reset."""
+        return self.config.db_path.with_name(self.config.db_path.name + ".seed")
+
+
+def install(app: Flask, config: Config) -> State:
+    connections = Connections()
+    state = State(
+        config=config,
+        db=Database(config.db_path),
+        connections=connections,
+        gateway=GatewayClient(config.gateway_url, connections),
+        provider=config.default_provider,
+    )
+    app.extensions["inventory"] = state
+    return state
+
+
+def get_state() -> State:
+    state: State = current_app.extensions["inventory"]
+    return state

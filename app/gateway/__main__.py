@@ -1,0 +1,56 @@
+"""``python -m app.gateway``: run the gateway until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from .config import Config, ConfigError
+from .log import Logger
+from .server import Gateway, create_app
+
+
+async def serve(config: Config, logger: Logger) -> int:
+    gateway = Gateway(config, logger)
+    runner = web.AppRunner(create_app(gateway), handler_cancellation=True, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=0.2)
+    try:
+        await site.start()
+    except OSError as exc:
+        logger.error("listen_failed", host=config.host, port=config.port, error=exc.strerror)
+        await runner.cleanup()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    heartbeats = asyncio.ensure_future(gateway.heartbeats())
+    logger.info(
+        "listening", url=f"http://{config.host}:{config.port}",
+        callback_url=config.callback_url, heartbeat_seconds=config.heartbeat_seconds,
+    )
+    await stop.wait()
+    logger.info("shutting_down", open=len(gateway.streams))
+    heartbeats.cancel()
+    await gateway.close_all()
+    await runner.cleanup()
+    logger.info("stopped")
+    return 0
+
+
+def main() -> int:
+    try:
+        config = Config.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(config, Logger(config.log_level)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
