@@ -73,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         gateway_url=os.environ.get("SSE_GATEWAY_URL") or None,
         ai_provider=os.environ.get("AI_PROVIDER") or None,
         callback_secret=os.environ.get("SSE_CALLBACK_SECRET") or None,
+        catalog_step_seconds=_seconds("AI_CATALOG_STEP_SECONDS", default=0.6),
     )
     app = create_app(config)
     if config.is_testing:
@@ -93,6 +94,19 @@ def _serve(args: argparse.Namespace) -> int:
         server.server_close()
         logging.getLogger("backend").info("stopped")
     return 0
+
+
+def _seconds(name: str, *, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise SystemExit(f"error: {name} must be a number of seconds >= 0, got {raw!r}")
+    return value
 
 
 def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:

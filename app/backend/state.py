@@ -22,7 +22,7 @@ class Config:
     ai_provider: str | None = None
     callback_secret: str | None = None
     #: Pause between the catalog analyser's progress updates.
-    catalog_step_seconds: float = 0.15
+    catalog_step_seconds: float = 0.6
 
     @property
     def is_testing(self) -> bool:
