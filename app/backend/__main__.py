@@ -1,7 +1,7 @@
 """Command line: ``serve`` and ``init-db``.
 
-    python -m app.backend serve --host 127.0.0.1 --port 5001 --db data/app.sqlite
-    python -m app.backend init-db --db data/app.sqlite --load-test-data
+python -m app.backend serve --host 127.0.0.1 --port 5001 --db data/app.sqlite
+python -m app.backend init-db --db data/app.sqlite --load-test-data
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from types import FrameType
 
 
 class _UtcFormatter(logging.Formatter):
-    converter = time.gmtime
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 
@@ -84,7 +82,12 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     logging.getLogger("backend").info(
         "serving http://%s:%s env=%s db=%s gateway=%s provider=%s",
-        args.host, server.port, config.env, path, config.gateway_url, config.default_provider,
+        args.host,
+        server.port,
+        config.env,
+        path,
+        config.gateway_url,
+        config.default_provider,
     )
     try:
         server.serve_forever(poll_interval=0.2)

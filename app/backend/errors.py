@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 
@@ -22,9 +23,9 @@ def bad_request(message: str, **details: object) -> ApiError:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
         return jsonify({"error": exc.message, "details": exc.details}), exc.status
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return jsonify({"error": exc.description or exc.name, "details": {}}), exc.code
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        return jsonify({"error": exc.description or exc.name, "details": {}}), exc.code or 500

@@ -12,7 +12,6 @@ from .api import ai_parts, health, inventory, sse_callback, testing
 from .errors import register_error_handlers
 from .state import Config, install
 
-
 log = logging.getLogger("backend.request")
 
 
@@ -43,6 +42,10 @@ def _log_request(response: Response) -> Response:
     path = request.full_path.rstrip("?")
     log.info(
         "%s %s %s %.1fms request_id=%s",
-        request.method, path, response.status_code, elapsed_ms, request_id,
+        request.method,
+        path,
+        response.status_code,
+        elapsed_ms,
+        request_id,
     )
     return response

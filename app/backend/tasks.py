@@ -72,6 +72,7 @@ def start_catalog_analysis(state: State, request_id: str, task_id: str, text: st
 
 def _catalog_outcome(state: State, text: str) -> dict[str, Any]:
     entry = catalog.find(text)
+    analysis: dict[str, Any]
     if entry is None:
         analysis = {
             "analysis_result": None,

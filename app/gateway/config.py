@@ -30,7 +30,9 @@ class Config:
             port=_port(env.get("PORT", "3000")),
             host=env.get("HOST") or "127.0.0.1",
             callback_url=env.get("CALLBACK_URL") or None,
-            heartbeat_seconds=_positive("HEARTBEAT_INTERVAL_SECONDS", env.get("HEARTBEAT_INTERVAL_SECONDS", "15")),
+            heartbeat_seconds=_positive(
+                "HEARTBEAT_INTERVAL_SECONDS", env.get("HEARTBEAT_INTERVAL_SECONDS", "15")
+            ),
             log_level=_level(env.get("LOG_LEVEL", "info")),
         )
 
@@ -55,4 +57,6 @@ def _level(raw: str) -> int:
     try:
         return LEVELS[raw.strip().lower()]
     except KeyError:
-        raise ConfigError(f"LOG_LEVEL must be one of debug, info, warn, error; got {raw!r}") from None
+        raise ConfigError(
+            f"LOG_LEVEL must be one of debug, info, warn, error; got {raw!r}"
+        ) from None

@@ -131,9 +131,14 @@ class Gateway:
         if not self.config.callback_url:
             return error_response(503, "SERVICE_NOT_CONFIGURED", "CALLBACK_URL is not configured")
         token = str(uuid.uuid4())
-        info = {"url": request.raw_path, "headers": {k.lower(): v for k, v in request.headers.items()}}
+        info = {
+            "url": request.raw_path,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+        }
         self.pending[token] = Pending()
-        callback = self.spawn(self.post_callback({"action": "connect", "token": token, "request": info}))
+        callback = self.spawn(
+            self.post_callback({"action": "connect", "token": token, "request": info})
+        )
         try:
             status, payload = await asyncio.shield(callback)
         except asyncio.CancelledError:
@@ -175,7 +180,9 @@ class Gateway:
         await response.write_eof()
         return response
 
-    async def _open(self, request: web.Request, token: str, info: dict[str, Any]) -> web.StreamResponse:
+    async def _open(
+        self, request: web.Request, token: str, info: dict[str, Any]
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=SSE_HEADERS)
         stream = Stream(token, info, response)
         async with stream.lock:
@@ -248,7 +255,9 @@ class Gateway:
         try:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise SendRejected("PAYLOAD_TOO_LARGE", f"Body is larger than {limit} bytes", 413) from None
+            raise SendRejected(
+                "PAYLOAD_TOO_LARGE", f"Body is larger than {limit} bytes", 413
+            ) from None
 
     # -- health, heartbeats, shutdown ---------------------------------------------
 
@@ -259,7 +268,9 @@ class Gateway:
         if self.config.callback_url:
             return web.json_response({"status": "ready", "configured": True})
         reasons = ["CALLBACK_URL is not set"]
-        return web.json_response({"status": "not_ready", "configured": False, "reasons": reasons}, status=503)
+        return web.json_response(
+            {"status": "not_ready", "configured": False, "reasons": reasons}, status=503
+        )
 
     async def heartbeats(self) -> None:
         while True:
@@ -295,9 +306,7 @@ async def json_errors(
 
 
 def create_app(gateway: Gateway) -> web.Application:
-    app = web.Application(
-        middlewares=[json_errors], client_max_size=gateway.config.max_body_bytes
-    )
+    app = web.Application(middlewares=[json_errors], client_max_size=gateway.config.max_body_bytes)
     app.router.add_get("/healthz", gateway.handle_healthz)
     app.router.add_get("/readyz", gateway.handle_readyz)
     app.router.add_post("/internal/send", gateway.handle_send)

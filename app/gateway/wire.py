@@ -55,7 +55,9 @@ def parse_send(raw: bytes) -> Send:
         raise SendRejected("INVALID_JSON", "Request body must be a JSON object")
     token = body.get("token")
     if not isinstance(token, str) or not token:
-        raise SendRejected("INVALID_TOKEN_MISSING", "token is required and must be a non-empty string")
+        raise SendRejected(
+            "INVALID_TOKEN_MISSING", "token is required and must be a non-empty string"
+        )
     close = body.get("close", False)
     if close is None:
         close = False
@@ -73,7 +75,9 @@ def _event_fields(event: object) -> tuple[str | None, str]:
         raise SendRejected("INVALID_EVENT_TYPE", "event must be an object")
     data = event.get("data")
     if not isinstance(data, str):
-        raise SendRejected("INVALID_EVENT_DATA_MISSING", "event.data is required and must be a string")
+        raise SendRejected(
+            "INVALID_EVENT_DATA_MISSING", "event.data is required and must be a string"
+        )
     name = event.get("name")
     if name is not None and (not isinstance(name, str) or not name):
         raise SendRejected("INVALID_EVENT_NAME_TYPE", "event.name must be a non-empty string")

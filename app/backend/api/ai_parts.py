@@ -6,6 +6,7 @@ import logging
 import uuid
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from ..errors import ApiError, bad_request
 from ..state import get_state
@@ -18,7 +19,7 @@ log = logging.getLogger("backend.ai")
 
 
 @bp.post("/analyze")
-def analyze():  # type: ignore[no-untyped-def]
+def analyze() -> ResponseReturnValue:
     body = json_body()
     text = body.get("text")
     if not isinstance(text, str) or not text.strip():
@@ -47,7 +48,7 @@ def analyze():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/create")
-def create():  # type: ignore[no-untyped-def]
+def create() -> ResponseReturnValue:
     body = json_body()
     fields = part_fields(body)
     tags = tag_names(body)

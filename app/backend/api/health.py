@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from ..state import get_state
 
@@ -10,12 +11,12 @@ bp = Blueprint("health", __name__, url_prefix="/api/health")
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> ResponseReturnValue:
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> ResponseReturnValue:
     try:
         answering = get_state().db.is_answering()
         reason = None if answering else "database gave an unexpected answer"

@@ -7,6 +7,7 @@ import string
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ bp = Blueprint("inventory", __name__, url_prefix="/api")
 
 
 @bp.get("/types")
-def list_types():  # type: ignore[no-untyped-def]
+def list_types() -> ResponseReturnValue:
     with get_state().db.session() as session:
         counts = dict(
             session.execute(select(Part.type_id, func.count()).group_by(Part.type_id)).all()
@@ -30,7 +31,7 @@ def list_types():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/types")
-def create_type():  # type: ignore[no-untyped-def]
+def create_type() -> ResponseReturnValue:
     name = required_text(json_body(), "name", max_length=100)
     with get_state().db.session() as session:
         part_type = add_type(session, name)
@@ -49,7 +50,7 @@ def add_type(session: Session, name: str) -> PartType:
 
 
 @bp.get("/parts")
-def list_parts():  # type: ignore[no-untyped-def]
+def list_parts() -> ResponseReturnValue:
     query = select(Part).order_by(Part.key)
     needle = request.args.get("q", "").strip()
     if needle:
@@ -68,20 +69,20 @@ def list_parts():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/parts/<key>")
-def get_part(key: str):  # type: ignore[no-untyped-def]
+def get_part(key: str) -> ResponseReturnValue:
     with get_state().db.session() as session:
         return jsonify(find_part(session, part_key(key)).to_dict())
 
 
 @bp.delete("/parts/<key>")
-def delete_part(key: str):  # type: ignore[no-untyped-def]
+def delete_part(key: str) -> ResponseReturnValue:
     with get_state().db.session() as session:
         session.delete(find_part(session, part_key(key)))
     return "", 204
 
 
 @bp.post("/parts")
-def create_part():  # type: ignore[no-untyped-def]
+def create_part() -> ResponseReturnValue:
     body = json_body()
     fields = part_fields(body)
     tags = tag_names(body)
@@ -103,14 +104,18 @@ def insert_part(session: Session, fields: dict[str, Any], tags: list[str]) -> Pa
         raise bad_request(f"no part type with id {type_id}", field="type_id")
     code = fields.get("manufacturer_code")
     if code and session.scalar(select(Part.key).where(Part.manufacturer_code == code)):
-        raise ApiError(409, f"a part with manufacturer code {code} exists", field="manufacturer_code")
+        raise ApiError(
+            409, f"a part with manufacturer code {code} exists", field="manufacturer_code"
+        )
     part = Part(key=_free_key(session), **fields)
     part.tags = [_tag(session, name) for name in tags]
     session.add(part)
     try:
         session.flush()
     except IntegrityError as exc:
-        raise ApiError(409, "the part conflicts with an existing one", reason=str(exc.orig)) from exc
+        raise ApiError(
+            409, "the part conflicts with an existing one", reason=str(exc.orig)
+        ) from exc
     return part
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from ..errors import ApiError, bad_request
 from ..state import get_state
@@ -19,7 +20,7 @@ log = logging.getLogger("backend.sse")
 
 
 @bp.post("/callback")
-def callback():  # type: ignore[no-untyped-def]
+def callback() -> ResponseReturnValue:
     state = get_state()
     if state.config.env == "production":
         secret = state.config.callback_secret or ""
@@ -35,12 +36,14 @@ def callback():  # type: ignore[no-untyped-def]
         return _connect(token, body)
     if action == "disconnect":
         request_id = state.connections.disconnect(token)
-        log.info("disconnect token=%s request_id=%s reason=%s", token, request_id, body.get("reason"))
+        log.info(
+            "disconnect token=%s request_id=%s reason=%s", token, request_id, body.get("reason")
+        )
         return jsonify({})
     raise bad_request("action must be 'connect' or 'disconnect'", field="action")
 
 
-def _connect(token: str, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _connect(token: str, body: dict[str, Any]) -> ResponseReturnValue:
     request_id = _request_id(body)
     state = get_state()
     replaced = state.connections.connect(request_id, token)

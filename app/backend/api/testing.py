@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from ..errors import ApiError, bad_request
 from ..state import PROVIDERS, get_state
@@ -15,21 +16,23 @@ bp = Blueprint("testing", __name__, url_prefix="/api/testing")
 
 
 @bp.post("/sse/task-event")
-def task_event():  # type: ignore[no-untyped-def]
+def task_event() -> ResponseReturnValue:
     body = json_body()
     for name in ("request_id", "task_id", "event_type"):
         if not isinstance(body.get(name), str) or not body[name]:
             raise bad_request(f"{name} is required and must be a string", field=name)
     if body["event_type"] not in EVENT_TYPES:
         raise bad_request(f"event_type must be one of {', '.join(EVENT_TYPES)}", field="event_type")
-    delivered = emit(get_state(), body["request_id"], body["task_id"], body["event_type"], body.get("data"))
+    delivered = emit(
+        get_state(), body["request_id"], body["task_id"], body["event_type"], body.get("data")
+    )
     if not delivered:
         raise ApiError(404, "no SSE connection for this request_id", request_id=body["request_id"])
     return jsonify({"delivered": True})
 
 
 @bp.post("/reset")
-def reset():  # type: ignore[no-untyped-def]
+def reset() -> ResponseReturnValue:
     state = get_state()
     started = time.perf_counter()
     state.db.restore_from(state.seed_path)
@@ -41,7 +44,7 @@ def reset():  # type: ignore[no-untyped-def]
 
 
 @bp.put("/ai-provider")
-def set_provider():  # type: ignore[no-untyped-def]
+def set_provider() -> ResponseReturnValue:
     provider = json_body().get("provider")
     if provider not in PROVIDERS:
         raise bad_request(f"provider must be one of {', '.join(PROVIDERS)}", field="provider")
@@ -52,5 +55,5 @@ def set_provider():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/sse/connections")
-def connections():  # type: ignore[no-untyped-def]
+def connections() -> ResponseReturnValue:
     return jsonify(get_state().connections.snapshot())

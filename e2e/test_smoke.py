@@ -1,0 +1,29 @@
+"""Smoke: the worker's stack is up and the frontend talks to the backend and the gateway."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from support.events import TestEventBuffer
+from support.sse import SseHelper
+
+
+def test_backend_is_healthy_through_the_frontend_proxy(page: Page) -> None:
+    response = page.request.get("/api/health/readyz")
+    assert response.status == 200
+    assert response.json()["status"] == "ready"
+
+
+def test_parts_list_renders_the_seeded_parts(page: Page, test_events: TestEventBuffer) -> None:
+    page.goto("/parts")
+    loaded = test_events.wait_for("list_loading", scope="parts.list", phase="ready")
+    assert loaded["metadata"]["totalCount"] >= 20
+    expect(page.get_by_test_id("parts.list.item")).to_have_count(loaded["metadata"]["totalCount"])
+    expect(page.get_by_test_id("parts.list.item").filter(has_text="SRD-05VDC-SL-C")).to_be_visible()
+
+
+def test_sse_indicator_reaches_open(page: Page, sse: SseHelper) -> None:
+    page.goto("/parts")
+    request_id = sse.wait_connected()
+    assert request_id
+    expect(page.get_by_test_id("app.sse.status")).to_have_attribute("data-state", "open")

@@ -1,0 +1,372 @@
+"""One frozen configuration, resolved once: CLI > environment > ini > default.
+
+Every setting is a row of ``SETTINGS`` (or ``SERVICE_KEYS`` for the three
+services), so the precedence rule lives in one place and ``pytest --help``,
+``.env.test.example`` and the README can list the same names.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+SERVICE_NAMES = ("backend", "gateway", "frontend")
+SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
+PLACEHOLDERS = (
+    "python",
+    "host",
+    "port",
+    "db",
+    "root",
+    "worker",
+    "worker_dir",
+    "backend_url",
+    "gateway_url",
+    "frontend_url",
+    "gateway_root",
+)
+PLACEHOLDER_LIST = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def parse_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def parse_service_logs(name: str, raw: str) -> str:
+    if raw not in SERVICE_LOG_MODES:
+        raise ConfigError(f"{name} must be one of {', '.join(SERVICE_LOG_MODES)}; got {raw!r}")
+    return raw
+
+
+def parse_services(name: str, raw: str) -> frozenset[str]:
+    names = {part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()}
+    if "all" in names:
+        return frozenset(SERVICE_NAMES)
+    unknown = names - set(SERVICE_NAMES)
+    if unknown:
+        raise ConfigError(
+            f"{name} names unknown services {', '.join(sorted(unknown))}; "
+            f"use a comma-separated list of {', '.join(SERVICE_NAMES)} or 'all'"
+        )
+    return frozenset(names)
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting and where it may come from, in order of precedence."""
+
+    field: str
+    parse: Callable[[str, str], Any]
+    default: Any
+    help: str
+    cli: str | None = None
+    env: str | None = None
+    ini: str | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "service_logs",
+        parse_service_logs,
+        "retain-on-failure",
+        "write each test's slice of the service logs: on, retain-on-failure or off",
+        cli="--service-logs",
+        env="PLAYWRIGHT_SERVICE_LOGS",
+        ini="service_logs",
+    ),
+    Setting(
+        "keep_service_files",
+        parse_bool,
+        False,
+        "keep each worker's database and logs after the run, for debugging",
+        cli="--keep-service-files",
+        env="PLAYWRIGHT_KEEP_SERVICE_FILES",
+        ini="keep_service_files",
+    ),
+    Setting(
+        "service_timeout",
+        parse_seconds,
+        30.0,
+        "seconds a service may take to become ready",
+        cli="--service-timeout",
+        env="PLAYWRIGHT_SERVICE_TIMEOUT",
+        ini="service_timeout",
+    ),
+    Setting(
+        "include_slow",
+        parse_bool,
+        False,
+        "run tests marked slow (they are deselected unless -m asks for them)",
+        env="INCLUDE_SLOW_TESTS",
+        ini="include_slow_tests",
+    ),
+    Setting(
+        "chromium_executable",
+        _text,
+        None,
+        "Chromium to launch instead of the one found automatically",
+        env="PLAYWRIGHT_CHROMIUM_EXECUTABLE",
+        ini="chromium_executable",
+    ),
+    Setting(
+        "log_cap_mb",
+        parse_seconds,
+        5.0,
+        "largest slice of one service log filed with a test, in MB",
+        env="PLAYWRIGHT_SERVICE_LOG_CAP_MB",
+        ini="service_log_cap_mb",
+    ),
+    Setting(
+        "template_cmd",
+        _text,
+        None,
+        "command that builds the seeded template database at {db}, once per run",
+        env="TEMPLATE_DB_CMD",
+        ini="template_db_cmd",
+    ),
+    Setting(
+        "gateway_root",
+        _text,
+        None,
+        "checkout of the Node.js SSE Gateway; runs node {gateway_root}/dist/index.js",
+        env="SSE_GATEWAY_ROOT",
+        ini="gateway_root",
+    ),
+)
+
+#: Per-service settings: (field, ini suffix, help).
+SERVICE_KEYS = (
+    (
+        "command",
+        "cmd",
+        "command template; placeholders: " + PLACEHOLDER_LIST,
+    ),
+    ("cwd", "cwd", "working directory, relative to the rootdir"),
+    ("env", "env", "extra environment, one KEY=VALUE per line (placeholders allowed)"),
+    ("ready_path", "ready_path", "path polled until it answers 2xx"),
+    ("timeout", "timeout", "start timeout in seconds (default: service_timeout)"),
+)
+#: Environment variables that replace a service's command.
+SERVICE_CMD_ENV = {
+    "backend": "BACKEND_CMD",
+    "gateway": "SSE_GATEWAY_CMD",
+    "frontend": "FRONTEND_CMD",
+}
+STREAM_ENV = {name: f"PLAYWRIGHT_{name.upper()}_LOG_STREAM" for name in SERVICE_NAMES}
+NODE_GATEWAY_CMD = "node {gateway_root}/dist/index.js"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to run one service: configuration, not code."""
+
+    name: str
+    command: str
+    cwd: str = "."
+    env: tuple[tuple[str, str], ...] = ()
+    ready_path: str = "/"
+    timeout: float = 30.0
+
+    def render(self, values: Mapping[str, str]) -> list[str]:
+        """The argv with placeholders filled in (split first, so paths may hold spaces)."""
+        return [_fill(self.name, "command", token, values) for token in shlex.split(self.command)]
+
+    def render_env(self, values: Mapping[str, str]) -> dict[str, str]:
+        return {key: _fill(self.name, f"env {key}", value, values) for key, value in self.env}
+
+
+def _fill(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
+    try:
+        return template.format_map(values)
+    except KeyError as exc:
+        raise ConfigError(
+            f"{service} {what} uses unknown placeholder {{{exc.args[0]}}}; "
+            f"available: {PLACEHOLDER_LIST}"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(f"{service} {what} {template!r} is not a valid template: {exc}") from None
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """Everything a run needs, resolved once in the controller and sent to workers."""
+
+    root: str
+    output_dir: str
+    services: tuple[ServiceSpec, ...]
+    service_logs: str = "retain-on-failure"
+    stream_logs: frozenset[str] = frozenset()
+    keep_service_files: bool = False
+    service_timeout: float = 30.0
+    include_slow: bool = False
+    chromium_executable: str | None = None
+    log_cap_mb: float = 5.0
+    template_cmd: str | None = None
+    gateway_root: str | None = None
+    host: str = "127.0.0.1"
+    #: Filled in by the controller: the run's port base and live-log relay.
+    run_id: str = ""
+    port_base: int = 0
+    port_block: int = 20
+    relay_address: str | None = None
+
+    @property
+    def services_dir(self) -> Path:
+        return Path(self.output_dir) / ".services"
+
+    @property
+    def template_path(self) -> Path:
+        return self.services_dir / "template.sqlite"
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def with_run(self, **values: Any) -> HarnessConfig:
+        return replace(self, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for pytest-xdist's workerinput."""
+        data = asdict(self)
+        data["stream_logs"] = sorted(self.stream_logs)
+        data["services"] = [
+            {**asdict(spec), "env": [list(pair) for pair in spec.env]} for spec in self.services
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HarnessConfig:
+        services = tuple(
+            ServiceSpec(**{**spec, "env": tuple(tuple(pair) for pair in spec["env"])})
+            for spec in data["services"]
+        )
+        return cls(**{**data, "services": services, "stream_logs": frozenset(data["stream_logs"])})
+
+
+@dataclass
+class Sources:
+    """The raw values a configuration is resolved from."""
+
+    root: Path
+    output_dir: str
+    cli: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    ini: Mapping[str, Any] = field(default_factory=dict)
+
+    def pick(self, setting: Setting) -> Any:
+        """The first value found: CLI, then environment, then ini, then default."""
+        if setting.cli and self.cli.get(setting.field) is not None:
+            value = self.cli[setting.field]
+            return setting.parse(setting.cli, value) if isinstance(value, str) else value
+        if setting.env and self.env.get(setting.env, "") != "":
+            return setting.parse(setting.env, self.env[setting.env])
+        if setting.ini and self.ini.get(setting.ini) not in (None, "", []):
+            return setting.parse(f"{setting.ini} (ini)", str(self.ini[setting.ini]).strip())
+        return setting.default
+
+
+def check_removed_modes(env: Mapping[str, str]) -> None:
+    """Refuse settings of the TypeScript harness that no longer exist."""
+    raw = env.get("PLAYWRIGHT_MANAGED_SERVICES")
+    if raw is not None and raw.strip().lower() in _FALSE - {""}:
+        raise ConfigError(
+            "PLAYWRIGHT_MANAGED_SERVICES=false is no longer supported: external services "
+            "are not supported; every worker starts its own backend, SSE gateway and "
+            "frontend. Remove PLAYWRIGHT_MANAGED_SERVICES from your environment and .env.test "
+            "(and point the harness at other services with backend_cmd, SSE_GATEWAY_CMD or "
+            "FRONTEND_CMD instead)."
+        )
+
+
+def resolve_config(sources: Sources) -> HarnessConfig:
+    """Resolve every setting once; raise ConfigError naming the setting to fix."""
+    check_removed_modes(sources.env)
+    values = {setting.field: sources.pick(setting) for setting in SETTINGS}
+    values["stream_logs"] = _stream_logs(sources)
+    services = tuple(_service(sources, name, values) for name in SERVICE_NAMES)
+    return HarnessConfig(
+        root=str(sources.root),
+        output_dir=str(Path(sources.root, sources.output_dir)),
+        services=services,
+        **values,
+    )
+
+
+def _stream_logs(sources: Sources) -> frozenset[str]:
+    if sources.cli.get("stream_logs") is not None:
+        return parse_services("--stream-logs", sources.cli["stream_logs"])
+    from_env = {
+        name
+        for name, var in STREAM_ENV.items()
+        if sources.env.get(var, "") != "" and parse_bool(var, sources.env[var])
+    }
+    if from_env or any(sources.env.get(var, "") != "" for var in STREAM_ENV.values()):
+        return frozenset(from_env)
+    return parse_services("stream_logs (ini)", str(sources.ini.get("stream_logs") or ""))
+
+
+def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceSpec:
+    ini = {key: sources.ini.get(f"{name}_{suffix}") for key, suffix, _ in SERVICE_KEYS}
+    command = sources.env.get(SERVICE_CMD_ENV[name]) or None
+    if command is None and name == "gateway" and values["gateway_root"]:
+        command = NODE_GATEWAY_CMD
+    command = command or ini["command"]
+    if not command:
+        raise ConfigError(
+            f"no command for the {name}: set {name}_cmd in playwright.ini "
+            f"or {SERVICE_CMD_ENV[name]} in the environment"
+        )
+    timeout = values["service_timeout"]
+    if ini["timeout"] and sources.cli.get("service_timeout") is None:
+        timeout = parse_seconds(f"{name}_timeout (ini)", str(ini["timeout"]))
+    return ServiceSpec(
+        name=name,
+        command=str(command).strip(),
+        cwd=str(ini["cwd"] or "."),
+        env=_env_lines(name, ini["env"] or ()),
+        ready_path=str(ini["ready_path"] or "/"),
+        timeout=timeout,
+    )
+
+
+def _env_lines(name: str, lines: Iterable[str] | str) -> tuple[tuple[str, str], ...]:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    pairs = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{name}_env line {line!r} is not KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)

@@ -1,0 +1,154 @@
+"""Typed errors: what failed, where the log is, and what to try.
+
+Each error keeps its facts as fields and builds its text in ``__str__``, so
+tests can assert on the fields and people read a complete message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TAIL_LINES = 30
+
+
+def tail_of(path: Path | None, lines: int = TAIL_LINES) -> list[str]:
+    """The last ``lines`` lines of a log file, decoded leniently; [] if unreadable."""
+    if path is None:
+        return []
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-lines:]
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+
+class ConfigError(HarnessError):
+    """A setting has a value the harness cannot use; the message names the fix."""
+
+
+@dataclass
+class ServiceError(HarnessError):
+    """A service of a worker's stack could not be started."""
+
+    service: str
+    worker: str
+    command: Sequence[str]
+    log_path: Path | None = None
+    url: str | None = None
+    hint: str = ""
+    log_tail: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        if not self.log_tail:
+            self.log_tail = tail_of(self.log_path)
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        parts = [f"{self.service} ({self.worker}) {self.headline()}"]
+        parts.append(f"Command: {' '.join(self.command)}")
+        if self.log_path is not None:
+            shown = f" (last {len(self.log_tail)} lines below)" if self.log_tail else " (empty)"
+            parts.append(f"Log: {self.log_path}{shown}")
+            parts.extend(f"    {line}" for line in self.log_tail)
+        if self.hint:
+            parts.append(f"Try: {self.hint}")
+        return "\n".join(parts)
+
+
+@dataclass
+class CommandNotFound(ServiceError):
+    def headline(self) -> str:
+        return f"could not start: {self.command[0]!r} was not found."
+
+
+@dataclass
+class ExitedBeforeReady(ServiceError):
+    exit_code: int | None = None
+
+    def headline(self) -> str:
+        return f"exited with code {self.exit_code} before it was ready at {self.url}."
+
+
+@dataclass
+class ReadinessTimeout(ServiceError):
+    timeout: float = 0.0
+    pid: int | None = None
+    last_status: str = "no answer"
+
+    def headline(self) -> str:
+        return (
+            f"gave no 2xx from GET {self.url} within {self.timeout:.1f} s "
+            f"(last: {self.last_status}); the process is still running (pid {self.pid})."
+        )
+
+
+@dataclass
+class PortUnavailable(ServiceError):
+    port: int = 0
+    attempts: int = 0
+
+    def headline(self) -> str:
+        return (
+            f"lost port {self.port} to another process {self.attempts} times in a row; "
+            "no free port could be kept."
+        )
+
+
+@dataclass
+class NodeModulesMissing(ServiceError):
+    directory: Path = Path(".")
+
+    def headline(self) -> str:
+        return f"cannot start: {self.directory / 'node_modules'} does not exist."
+
+
+class BrowserNotFound(HarnessError):
+    """No Chromium could be found to run the browser tests."""
+
+    def __init__(self, looked_at: Sequence[str]) -> None:
+        super().__init__()
+        self.looked_at = list(looked_at)
+
+    def __str__(self) -> str:
+        places = "\n".join(f"    {place}" for place in self.looked_at)
+        return (
+            "No Chromium browser was found. Looked at:\n"
+            f"{places}\n"
+            "Try one of:\n"
+            "    make setup                                  (installs one for you)\n"
+            "    python -m playwright install chromium       (Playwright's own build)\n"
+            "    sudo apt-get install -y chromium            (Debian/Ubuntu system Chromium)\n"
+            "    export PLAYWRIGHT_CHROMIUM_EXECUTABLE=/path/to/chrome"
+        )
+
+
+@dataclass
+class TemplateBuildFailed(HarnessError):
+    command: Sequence[str]
+    exit_code: int | None
+    output: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __str__(self) -> str:
+        tail = "\n".join(f"    {line}" for line in self.output.splitlines()[-TAIL_LINES:])
+        return (
+            f"building the template database failed with exit code {self.exit_code}.\n"
+            f"Command: {' '.join(self.command)}\n"
+            f"Output (last lines):\n{tail}\n"
+            "Try: run the command above by hand, or set template_db_cmd in playwright.ini."
+        )

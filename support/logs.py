@@ -1,0 +1,76 @@
+"""Per-test slices of the service logs, found by file offsets.
+
+A slice costs what the test itself logged: we remember each log's size when
+the test starts and read from there when it ends, never the worker's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LogSlice:
+    """The bytes one service logged between two offsets, possibly capped."""
+
+    service: str
+    source: Path
+    start: int
+    end: int
+    text: str
+    omitted: int = 0
+
+    def tail(self, lines: int) -> str:
+        return "\n".join(self.text.splitlines()[-lines:])
+
+    def render(self) -> str:
+        """The slice as filed in the test's folder, with a note when it was capped."""
+        if not self.omitted:
+            return self.text
+        note = (
+            f"[... {self.omitted} earlier bytes of this test omitted (slice capped); "
+            f"full log: {self.source}, bytes {self.start}-{self.end}]\n"
+        )
+        return note + self.text
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def mark(logs: Mapping[str, Path]) -> dict[str, int]:
+    """Current size of every log: the start offsets of a test's slices."""
+    return {name: size_of(path) for name, path in logs.items()}
+
+
+def read_slice(service: str, path: Path, start: int, *, cap_bytes: int) -> LogSlice:
+    """What ``path`` gained since ``start``; the last ``cap_bytes`` of it when larger."""
+    end = size_of(path)
+    if end < start:  # the file was replaced (a restarted stack): take it whole
+        start = 0
+    begin = max(start, end - cap_bytes)
+    with path.open("rb") as handle:
+        handle.seek(begin)
+        data = handle.read(end - begin)
+    if begin > start:  # do not begin in the middle of a line
+        cut = data.find(b"\n")
+        if 0 <= cut < len(data) - 1:
+            begin += cut + 1
+            data = data[cut + 1 :]
+    return LogSlice(service, path, start, end, data.decode("utf-8", "replace"), begin - start)
+
+
+def file_slices(slices: list[LogSlice], folder: Path) -> list[Path]:
+    """Write each slice as ``<service>.log`` into the test's output folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for piece in slices:
+        target = folder / f"{piece.service}.log"
+        target.write_text(piece.render(), encoding="utf-8")
+        written.append(target)
+    return written

@@ -1,0 +1,149 @@
+"""One service process: own session, parent-death signal, output drained from byte one.
+
+The constructor only stores configuration; ``start()`` does the work. Stop is
+idempotent: SIGTERM to the process group, SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .errors import CommandNotFound
+
+PR_SET_PDEATHSIG = 1
+LineSink = Callable[[str, str], None]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGKILL the child when the process that started it dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+class ServiceProcess:
+    """A child process whose stdout and stderr go, line by line, to a log file."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        log_path: Path,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: LineSink | None = None,
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.log_path = log_path
+        self.cwd = cwd
+        self.env = dict(env) if env is not None else None
+        self.on_line = on_line
+        self.popen: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._log_lock = threading.Lock()
+        self.started_at = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def start(self) -> Self:
+        """Spawn the process. Call from a long-lived thread: the parent-death
+        signal fires when the *thread* that forked exits."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab", buffering=0)
+        self.started_at = time.monotonic()
+        try:
+            self.popen = subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except FileNotFoundError:
+            log.close()
+            raise CommandNotFound(
+                service=self.name,
+                worker="-",
+                command=self.command,
+                log_path=None,
+                hint=(
+                    f"install {self.command[0]!r} or fix the {self.name} command in playwright.ini"
+                ),
+            ) from None
+        self._reader = threading.Thread(
+            target=self._drain, args=(self.popen, log), name=f"{self.name}-log", daemon=True
+        )
+        self._reader.start()
+        return self
+
+    def _drain(self, popen: subprocess.Popen[bytes], log: object) -> None:
+        assert popen.stdout is not None
+        with popen.stdout, log:  # type: ignore[attr-defined]
+            for raw in iter(popen.stdout.readline, b""):
+                with self._log_lock:
+                    log.write(raw)  # type: ignore[attr-defined]
+                if self.on_line is not None:
+                    self.on_line(self.name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def exit_code(self) -> int | None:
+        return self.popen.poll() if self.popen else None
+
+    def is_running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def wait_drained(self, timeout: float = 2.0) -> None:
+        """Wait until every byte the process wrote is in the log file."""
+        if self._reader is not None:
+            self._reader.join(timeout)
+
+    def stop(self, grace: float = 5.0) -> int | None:
+        """SIGTERM the process group, SIGKILL it after ``grace`` seconds; idempotent."""
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            _signal_group(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        # Children the leader left behind die with the group.
+        _signal_group(self.popen.pid, signal.SIGKILL)
+        self.wait_drained()
+        return self.popen.returncode
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,59 @@
+"""Readiness: poll an HTTP URL, fast at first and backing off, while watching the process."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+FIRST_INTERVAL = 0.005
+MAX_INTERVAL = 0.1
+REQUEST_TIMEOUT = 0.5
+
+
+def http_status(url: str, *, timeout: float = REQUEST_TIMEOUT) -> int | str:
+    """The status of GET ``url``, or a short description of why there was none."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/", headers={"User-Agent": "stackwright-readiness"})
+        return conn.getresponse().status
+    except ConnectionRefusedError:
+        return "connection refused"
+    except TimeoutError:
+        return f"no answer within {timeout} s"
+    except (OSError, http.client.HTTPException) as exc:
+        return type(exc).__name__
+    finally:
+        conn.close()
+
+
+@dataclass
+class HttpProbe:
+    """One readiness check: GET ``url`` until it answers 2xx, with a backoff schedule."""
+
+    url: str
+    clock: Callable[[], float] = time.monotonic
+    interval: float = FIRST_INTERVAL
+    next_at: float = 0.0
+    last: int | str = "not polled yet"
+    ready_at: float | None = None
+
+    def due(self) -> bool:
+        return self.ready_at is None and self.clock() >= self.next_at
+
+    def poll(self) -> bool:
+        """Poll once; True when the answer was 2xx."""
+        self.last = http_status(self.url)
+        now = self.clock()
+        if isinstance(self.last, int) and 200 <= self.last < 300:
+            self.ready_at = now
+            return True
+        self.next_at = now + self.interval
+        self.interval = min(self.interval * 1.6, MAX_INTERVAL)
+        return False
+
+    def describe_last(self) -> str:
+        return f"HTTP {self.last}" if isinstance(self.last, int) else str(self.last)

@@ -1,0 +1,51 @@
+"""Test helpers over the page's ``window.__sseControls`` and the event bridge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+from .events import TestEventBuffer
+
+
+class SseHelper:
+    """Drive and observe the page's single SSE stream."""
+
+    def __init__(self, page: Page, events: TestEventBuffer) -> None:
+        self.page = page
+        self.events = events
+
+    def _controls(self, call: str) -> Any:
+        return self.page.evaluate(
+            "call => { const c = window.__sseControls;"
+            " if (!c) throw new Error('window.__sseControls is missing: is VITE_TEST_MODE=true?');"
+            " return c[call](); }",
+            call,
+        )
+
+    def wait_connected(self, *, timeout: float = 10.0) -> str:
+        """Wait until the stream is open (the gateway sent ``ready``); return the request_id."""
+        self.page.wait_for_function(
+            "() => window.__sseControls && window.__sseControls.getStatus() === 'open'",
+            timeout=timeout * 1000,
+        )
+        return self.request_id()
+
+    def status(self) -> str:
+        return str(self._controls("getStatus"))
+
+    def request_id(self) -> str:
+        return str(self._controls("getRequestId"))
+
+    def disconnect(self) -> None:
+        self._controls("disconnect")
+
+    def reconnect(self) -> None:
+        self._controls("reconnect")
+
+    def wait_event(self, event_type: str, *, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Wait for a message of ``event_type`` whose payload contains ``match``."""
+        return self.events.wait_for(
+            "sse", timeout=timeout, streamId="main", phase="message", event=event_type, data=match
+        )

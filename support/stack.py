@@ -1,0 +1,261 @@
+"""A worker's stack: backend, SSE gateway and frontend, started together.
+
+Ports are chosen first, so every URL is known before anything starts and the
+three services boot in parallel: the stack is ready when its slowest service
+is. A service that loses its port to another process is retried on new ports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .config import SERVICE_NAMES, HarnessConfig, ServiceSpec
+from .database import copy_template, placeholder_defaults
+from .errors import (
+    ExitedBeforeReady,
+    NodeModulesMissing,
+    PortUnavailable,
+    ReadinessTimeout,
+    ServiceError,
+)
+from .ports import PortAllocator, is_free
+from .process import LineSink, ServiceProcess
+from .readiness import HttpProbe
+
+START_ORDER = ("gateway", "backend", "frontend")
+STOP_ORDER = ("frontend", "gateway", "backend")
+PORT_ATTEMPTS = 3
+STOP_GRACE = 5.0
+
+
+class _PortLost(Exception):
+    def __init__(self, service: str, port: int) -> None:
+        super().__init__(service, port)
+        self.service = service
+        self.port = port
+
+
+@dataclass
+class StartReport:
+    """How long each service took to answer its readiness URL, in seconds."""
+
+    services: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+    attempts: int = 1
+
+    def summary(self) -> str:
+        parts = " ".join(f"{name} {seconds:.2f}s" for name, seconds in self.services.items())
+        return f"stack ready in {self.total:.2f}s ({parts})" + (
+            f" after {self.attempts} port attempts" if self.attempts > 1 else ""
+        )
+
+
+class Stack:
+    """The three services of one worker, each on its own port, with its own database."""
+
+    def __init__(
+        self,
+        config: HarnessConfig,
+        *,
+        worker: str = "gw0",
+        worker_index: int = 0,
+        base_env: Mapping[str, str] | None = None,
+        on_line: LineSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sequential: bool = False,
+    ) -> None:
+        self.config = config
+        self.worker = worker
+        self.worker_dir = config.services_dir / worker
+        self.db_path = self.worker_dir / "app.sqlite"
+        self.ports = PortAllocator(
+            config.port_base, worker_index, config.port_block, host=config.host
+        )
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.on_line = on_line
+        self.clock = clock
+        self.sequential = sequential
+        self.processes: dict[str, ServiceProcess] = {}
+        self.urls: dict[str, str] = {}
+        self.report = StartReport()
+
+    # -- what a test sees ------------------------------------------------------------
+
+    @property
+    def backend_url(self) -> str:
+        return self.urls["backend"]
+
+    @property
+    def gateway_url(self) -> str:
+        return self.urls["gateway"]
+
+    @property
+    def frontend_url(self) -> str:
+        return self.urls["frontend"]
+
+    @property
+    def log_paths(self) -> dict[str, Path]:
+        return {name: self.worker_dir / f"{name}.log" for name in SERVICE_NAMES}
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start all three services and wait until each answers; stop them all on failure."""
+        started = self.clock()
+        copy_template(self.config, self.db_path)
+        for spec in self.config.services:
+            self._check_node_modules(spec)
+        try:
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                self.report.attempts = attempt
+                try:
+                    self._start_once()
+                    break
+                except _PortLost as lost:
+                    self.stop()
+                    if attempt == PORT_ATTEMPTS:
+                        raise self._error(
+                            PortUnavailable,
+                            lost.service,
+                            port=lost.port,
+                            attempts=attempt,
+                            hint="stop whatever keeps taking ports in this range, or run again",
+                        ) from None
+        except BaseException:
+            self.stop()
+            raise
+        self.report.total = self.clock() - started
+        return self
+
+    def _start_once(self) -> None:
+        ports = {name: self.ports.take() for name in START_ORDER}
+        self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
+        probes: dict[str, HttpProbe] = {}
+        for name in START_ORDER:
+            spec = self.config.service(name)
+            self.processes[name] = self._spawn(spec, ports[name])
+            probes[name] = HttpProbe(self.urls[name] + spec.ready_path, clock=self.clock)
+            if self.sequential:
+                self._wait_ready({name: probes[name]}, ports)
+        self._wait_ready(probes, ports)
+
+    def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
+        values = self._placeholders(port)
+        env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values)}
+        cwd = Path(self.config.root, spec.cwd)
+        process = ServiceProcess(
+            spec.name,
+            spec.render(values),
+            log_path=self.log_paths[spec.name],
+            cwd=cwd,
+            env=env,
+            on_line=self.on_line,
+        )
+        try:
+            return process.start()
+        except ServiceError as exc:
+            exc.worker = self.worker
+            raise
+
+    def _placeholders(self, port: int) -> dict[str, str]:
+        return {
+            **placeholder_defaults(self.config),
+            "port": str(port),
+            "db": str(self.db_path),
+            "worker": self.worker,
+            "worker_dir": str(self.worker_dir),
+            **{f"{name}_url": url for name, url in self.urls.items()},
+        }
+
+    def _wait_ready(self, probes: dict[str, HttpProbe], ports: dict[str, int]) -> None:
+        while True:
+            waiting = [name for name, probe in probes.items() if probe.ready_at is None]
+            if not waiting:
+                return
+            for name in waiting:
+                self._check_one(name, probes[name], ports[name])
+            pending = [p.next_at for p in probes.values() if p.ready_at is None]
+            if pending:
+                time.sleep(max(0.001, min(pending) - self.clock()))
+
+    def _check_one(self, name: str, probe: HttpProbe, port: int) -> None:
+        process = self.processes[name]
+        code = process.exit_code()
+        if code is not None:
+            if not is_free(port, self.config.host):
+                raise _PortLost(name, port)
+            process.wait_drained()
+            raise self._error(ExitedBeforeReady, name, exit_code=code, hint=_exit_hint(name))
+        if probe.due() and probe.poll():
+            self.report.services[name] = probe.ready_at - process.started_at  # type: ignore[operator]
+            return
+        spec = self.config.service(name)
+        if self.clock() - process.started_at > spec.timeout:
+            raise self._error(
+                ReadinessTimeout,
+                name,
+                timeout=spec.timeout,
+                pid=process.pid,
+                last_status=probe.describe_last(),
+                hint="run the command above by hand, or raise --service-timeout",
+            )
+
+    def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
+        process = self.processes.get(name)
+        spec = self.config.service(name)
+        return kind(
+            service=name,
+            worker=self.worker,
+            command=process.command if process else [spec.command],
+            log_path=self.log_paths[name],
+            url=self.urls.get(name, "") + spec.ready_path,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def _check_node_modules(self, spec: ServiceSpec) -> None:
+        cwd = Path(self.config.root, spec.cwd)
+        if (cwd / "package.json").exists() and not (cwd / "node_modules").is_dir():
+            raise NodeModulesMissing(
+                service=spec.name,
+                worker=self.worker,
+                command=[spec.command],
+                directory=cwd,
+                hint=f"run 'npm ci' in {cwd} (or 'make setup')",
+            )
+
+    def stop(self) -> dict[str, int | None]:
+        """Stop frontend, gateway, backend (in that order); idempotent."""
+        codes = {}
+        for name in STOP_ORDER:
+            process = self.processes.pop(name, None)
+            if process is not None:
+                codes[name] = process.stop(STOP_GRACE)
+        return codes
+
+    def remove_files(self) -> None:
+        shutil.rmtree(self.worker_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _exit_hint(name: str) -> str:
+    return (
+        f"read the {name} log above; run the command by hand to reproduce, "
+        "or check the command and environment in playwright.ini"
+    )
