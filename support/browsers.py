@@ -7,6 +7,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import BrowserNotFound
+
 SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 SYSTEM_ARGS = (
     "--disable-background-networking",
@@ -51,3 +53,47 @@ def find_chromium(
 
 def _args(is_root: bool) -> tuple[str, ...]:
     return (*SYSTEM_ARGS, "--no-sandbox") if is_root else SYSTEM_ARGS
+
+
+def managed_chromium_path() -> str | None:
+    """Where Playwright would look for its own Chromium (None if Playwright cannot tell)."""
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            return playwright.chromium.executable_path
+    except Exception:  # a broken driver install must not hide the system browser
+        return None
+
+
+def ensure_chromium() -> int:
+    """``python -m support.browsers``: find a Chromium, or install one, or say what to run."""
+    import subprocess
+    import sys
+
+    explicit = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE")
+    choice = find_chromium(explicit=explicit, managed_path=managed_chromium_path())
+    if isinstance(choice, BrowserChoice):
+        print(f"browser: {choice.executable or 'Playwright-managed Chromium'} ({choice.source})")
+        return 0
+    if explicit:
+        print(f"error: PLAYWRIGHT_CHROMIUM_EXECUTABLE={explicit} does not exist", file=sys.stderr)
+        return 1
+    print("browser: none found; trying: python -m playwright install chromium")
+    install = [sys.executable, "-m", "playwright", "install", "chromium"]
+    if subprocess.run(install, check=False, capture_output=True).returncode == 0:
+        return 0
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("browser: Playwright's download failed; trying: apt-get install -y chromium")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            if subprocess.run(step, check=False, env=env).returncode != 0:
+                break
+        else:
+            return 0 if shutil.which("chromium") else 1
+    print(str(BrowserNotFound(choice)), file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(ensure_chromium())

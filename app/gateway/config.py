@@ -34,6 +34,9 @@ class Config:
                 "HEARTBEAT_INTERVAL_SECONDS", env.get("HEARTBEAT_INTERVAL_SECONDS", "15")
             ),
             log_level=_level(env.get("LOG_LEVEL", "info")),
+            callback_timeout=_positive(
+                "CALLBACK_TIMEOUT_SECONDS", env.get("CALLBACK_TIMEOUT_SECONDS", "5")
+            ),
         )
 
 

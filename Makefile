@@ -1,0 +1,70 @@
+# Two commands from a fresh clone: `make e2e` (the browser suite) and `make test` (everything).
+# Every target is idempotent and says what it does; a second `make setup` skips all installs.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FRONTEND := app/frontend
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help setup e2e test test-fast dev bench lint clean
+
+help:
+	@echo "make setup   create .venv, install Python and npm dependencies, find or install Chromium"
+	@echo "make e2e     setup, then the browser suite on $(WORKERS) workers (pytest -c playwright.ini -n $(WORKERS))"
+	@echo "make test    setup, then the fast tests (tests/) and the browser suite"
+	@echo "make dev     setup, then run backend, gateway and frontend for a person to click through"
+	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
+	@echo "make lint    ruff, mypy and the frontend's typecheck"
+
+setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
+	@echo "==> checking for a Chromium"
+	@$(PY) -m support.browsers
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed; set PYTHON=/path/to/python3.11")'
+	@test -x $(PY) || { echo "==> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> installing Python dependencies into $(VENV) (pip install -e '.[dev]')"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20+ (https://nodejs.org)"; exit 1; }
+	@echo "==> installing frontend dependencies (npm ci in $(FRONTEND))"
+	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) $(PYTEST_ARGS)
+FAST := $(PY) -m pytest tests $(PYTEST_ARGS)
+
+e2e: setup
+	@echo "==> browser suite on $(WORKERS) workers: $(E2E)"
+	@$(E2E)
+
+test-fast: setup
+	@echo "==> fast tests: $(FAST)"
+	@$(FAST)
+
+test: setup
+	@echo "==> fast tests: $(FAST)"
+	@$(FAST)
+	@echo "==> browser suite on $(WORKERS) workers: $(E2E)"
+	@$(E2E)
+
+dev: setup
+	@$(PY) -m app.dev
+
+bench: setup
+	@echo "==> benchmarks (bench/)"
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd $(FRONTEND) && npm run --silent typecheck
+
+clean:
+	rm -rf test-results $(FRONTEND)/dist data
