@@ -68,7 +68,7 @@ class CallbackServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 call = json.loads(self.rfile.read(length))
                 with owner.arrived:
@@ -117,9 +117,8 @@ def wait_http(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise AssertionError(
-                f"process exited with {process.returncode}: {process.stderr.read().decode() if process.stderr else ''}"
-            )
+            output = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"process exited with {process.returncode}: {output}")
         try:
             conn = http.client.HTTPConnection(url_host, port, timeout=0.5)
             conn.request("GET", path)
