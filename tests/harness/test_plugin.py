@@ -1,0 +1,262 @@
+"""The pytest plugin, run for real with pytester (subprocesses, including -n 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAKE
+
+pytest_plugins = ["pytester"]
+
+
+def _ini(gateway_mode: str = "ready", extra: str = "") -> str:
+    lines = [
+        "[pytest]",
+        "addopts = -p fixtures.plugin -p no:cacheprovider",
+        "markers =",
+        "    slow: slow",
+    ]
+    for name in ("backend", "gateway", "frontend"):
+        mode = gateway_mode if name == "gateway" else "ready"
+        lines += [
+            f"{name}_cmd = {{python}} {FAKE} --port {{port}} --mode {mode}",
+            f"{name}_ready_path = /ready",
+            f"{name}_env =",
+            f"    FAKE_NAME={name}",
+        ]
+    return "\n".join(lines) + "\n" + extra
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".ini", pytest=_ini())
+    return pytester
+
+
+RECORDING_TEST = """
+import json, os, pathlib, pytest, requests
+
+@pytest.mark.parametrize("n", range(6))
+def test_record(n, stack, backend_url, sqlite_db_path, worker_id):
+    requests.get(f"{backend_url}/ready?test={n}", timeout=5)
+    out = pathlib.Path(os.environ["RESULTS"]) / f"{n}.json"
+    logs = [str(p) for p in stack.log_paths.values()]
+    record = {"worker": worker_id, "urls": stack.urls, "db": str(sqlite_db_path), "logs": logs}
+    out.write_text(json.dumps(record))
+"""
+
+
+def test_two_workers_get_different_ports_and_files(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    project.makepyfile(test_record=RECORDING_TEST)
+    env_results = tmp_path / "results"
+    env_results.mkdir()
+    project._monkeypatch.setenv("RESULTS", str(env_results))  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=6)
+    records = [json.loads(p.read_text()) for p in env_results.glob("*.json")]
+    by_worker: dict[str, dict[str, object]] = {r["worker"]: r for r in records}
+    assert set(by_worker) == {"gw0", "gw1"}
+    gw0, gw1 = by_worker["gw0"], by_worker["gw1"]
+    ports = lambda r: {u.rsplit(":", 1)[1] for u in r["urls"].values()}  # noqa: E731
+    assert not ports(gw0) & ports(gw1)
+    assert gw0["db"] != gw1["db"]
+    assert not set(gw0["logs"]) & set(gw1["logs"])
+    result.stdout.re_match_lines(
+        [r"gw0: stack ready in \d+\.\d\ds \(.*backend.*\)", r"gw1: stack ready in .*"]
+    )
+
+
+def test_streamed_logs_reach_the_terminal_under_xdist(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    project.makepyfile(test_record=RECORDING_TEST)
+    project._monkeypatch.setenv("RESULTS", str(tmp_path))  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess("-n", "2", "--stream-logs=backend")
+    result.assert_outcomes(passed=6)
+    result.stdout.re_match_lines([r"\[gw[01] backend\] backend request .*GET /ready\?test=\d"])
+    assert "gateway request" not in result.stdout.str()
+
+
+def test_stream_variable_without_xdist(project: pytest.Pytester, tmp_path: Path) -> None:
+    project.makepyfile(test_record=RECORDING_TEST)
+    project._monkeypatch.setenv("RESULTS", str(tmp_path))  # type: ignore[attr-defined]
+    project._monkeypatch.setenv("PLAYWRIGHT_GATEWAY_LOG_STREAM", "true")  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess("-k", "test_record and 0")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["[[]main gateway[]] gateway listening"])
+
+
+def test_each_test_files_its_own_log_slice(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_slices="""
+import requests
+def test_first(backend_url):
+    requests.get(f"{backend_url}/ready?marker=FIRST", timeout=5)
+def test_second(backend_url):
+    requests.get(f"{backend_url}/ready?marker=SECOND", timeout=5)
+"""
+    )
+    result = project.runpytest_subprocess("--service-logs=on", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    first = project.path / "test-results" / "test-slices-py-test-first" / "backend.log"
+    second = project.path / "test-results" / "test-slices-py-test-second" / "backend.log"
+    assert "marker=FIRST" in first.read_text()
+    assert "marker=SECOND" in second.read_text()
+    assert "marker=FIRST" not in second.read_text()
+    assert (second.parent / "gateway.log").exists()
+
+
+def test_failure_shows_log_tail_in_report_and_junit(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_fail="""
+import requests
+def test_fails(backend_url):
+    requests.get(f"{backend_url}/ready?marker=BOOM", timeout=5)
+    assert False, "on purpose"
+def test_passes(backend_url):
+    requests.get(f"{backend_url}/ready?marker=FINE", timeout=5)
+"""
+    )
+    result = project.runpytest_subprocess("--junitxml=report.xml", "-o", "junit_logging=system-out")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*Captured stdout service log: backend (last 40 lines)*", "*marker=BOOM*"]
+    )
+    assert "marker=BOOM" in (project.path / "report.xml").read_text()
+    folders = {p.parent.name for p in (project.path / "test-results").glob("*/backend.log")}
+    assert folders == {
+        "test-fail-py-test-fails"
+    }  # retain-on-failure: only the failed test keeps logs
+    result.stdout.fnmatch_lines(["service files kept in *"])
+
+
+def test_a_stack_that_cannot_start_fails_each_test_with_one_message(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=_ini(gateway_mode="exit"))
+    pytester.makepyfile(test_x="def test_a(stack): pass\ndef test_b(backend_url): pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=2)
+    assert result.stdout.str().count("gateway (main) exited with code 3 before it was ready") == 2
+    result.stdout.fnmatch_lines(
+        ["*fatal: configuration is broken*", "main: stack failed to start (ExitedBeforeReady)"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_external_services_mode_stops_the_run(project: pytest.Pytester) -> None:
+    project.makepyfile(test_x="def test_a(): pass\n")
+    project._monkeypatch.setenv("PLAYWRIGHT_MANAGED_SERVICES", "false")  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*external services are not supported*Remove PLAYWRIGHT_MANAGED_SERVICES*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "outcome"),
+    [
+        ((), {}, {"passed": 1, "deselected": 1}),
+        ((), {"INCLUDE_SLOW_TESTS": "true"}, {"passed": 2}),
+        (("-m", "slow"), {}, {"passed": 1, "deselected": 1}),
+    ],
+    ids=["default", "include-slow", "explicit-m"],
+)
+def test_slow_tests_are_deselected_unless_asked(
+    project: pytest.Pytester, args: tuple[str, ...], env: dict[str, str], outcome: dict[str, int]
+) -> None:
+    project.makepyfile(
+        test_slow=(
+            "import pytest\n@pytest.mark.slow\ndef test_long(): pass\ndef test_short(): pass\n"
+        )
+    )
+    for key, value in env.items():
+        project._monkeypatch.setenv(key, value)  # type: ignore[attr-defined]
+    project.runpytest_subprocess(*args).assert_outcomes(**outcome)
+
+
+def test_help_lists_the_options_in_one_group(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "per-worker stack (backend, SSE gateway, frontend):",
+            "*--service-logs={on,retain-on-failure,off}*",
+            "*--stream-logs=SERVICES*",
+            "*--keep-service-files*",
+            "*--service-timeout=SECONDS*",
+        ]
+    )
+
+
+def test_bad_option_value_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--service-timeout=soon")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--service-timeout must be a positive number of seconds*"])
+
+
+def test_kill_9_of_the_run_leaves_no_service_alive(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    project.makepyfile(
+        test_block="""
+import json, os, pathlib, time, pytest
+
+@pytest.mark.parametrize("n", range(2))
+def test_block(n, stack, worker_id):
+    marker = pathlib.Path(os.environ["MARKERS"]) / f"{worker_id}.json"
+    marker.write_text(json.dumps([p.pid for p in stack.processes.values()]))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+"""
+    )
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = {**os.environ, "MARKERS": str(markers)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider"],
+        cwd=project.path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(markers.glob("*.json"))) < 2:
+            assert run.poll() is None, "the run ended before its stacks were up"
+            assert time.monotonic() < deadline, "the stacks did not come up"
+            time.sleep(0.05)
+        pids = [pid for m in markers.glob("*.json") for pid in json.loads(m.read_text())]
+        assert len(pids) == 6
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(5)
+        time.sleep(3)
+        alive = [pid for pid in pids if _alive(pid)]
+        assert alive == [], f"service processes survived a kill -9 of the run: {alive}"
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        try:
+            os.killpg(run.pid, signal.SIGKILL)  # workers, if any survived
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

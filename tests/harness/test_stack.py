@@ -1,0 +1,158 @@
+"""A worker's stack with fake services run as real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support.config import HarnessConfig
+from support.errors import CommandNotFound, ExitedBeforeReady, NodeModulesMissing, ReadinessTimeout
+from support.process import ServiceProcess
+from support.readiness import http_status
+from support.stack import Stack
+
+from .conftest import FAKE, fake_spec
+
+MakeConfig = Callable[..., HarnessConfig]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig) -> None:
+    stack = Stack(
+        make_config(), worker="gw3", worker_index=3, base_env={"PATH": os.environ["PATH"]}
+    )
+    with stack:
+        for name in ("backend", "gateway", "frontend"):
+            assert http_status(stack.urls[name] + "/ready") == 200
+        assert set(stack.report.services) == {"backend", "gateway", "frontend"}
+        assert stack.report.total >= max(stack.report.services.values()) - 0.05
+        ports = [int(url.rsplit(":", 1)[1]) for url in stack.urls.values()]
+        assert all(stack.ports.first <= port < stack.ports.first + 20 for port in ports)
+        pids = [p.pid for p in stack.processes.values()]
+    backend_log = stack.log_paths["backend"].read_text()
+    assert "backend starting" in backend_log
+    # each service saw every URL, so all were chosen before anything started
+    assert f"FAKE_URLS={stack.backend_url} {stack.gateway_url} {stack.frontend_url}" in backend_log
+    assert not any(_alive(pid) for pid in pids if pid)
+
+
+def test_environment_of_the_worker_is_not_touched(make_config: MakeConfig) -> None:
+    before = dict(os.environ)
+    with Stack(make_config(), worker="gw0"):
+        pass
+    assert dict(os.environ) == before
+
+
+def test_exit_before_ready_reports_code_and_log_tail(make_config: MakeConfig) -> None:
+    stack = Stack(make_config(gateway="exit"), worker="gw1", worker_index=1)
+    with pytest.raises(ExitedBeforeReady) as info:
+        stack.start()
+    error = info.value
+    assert (error.service, error.worker, error.exit_code) == ("gateway", "gw1", 3)
+    text = str(error)
+    assert "gateway (gw1) exited with code 3 before it was ready at http://127.0.0.1:" in text
+    assert "fatal: configuration is broken" in text
+    assert f"Log: {stack.log_paths['gateway']}" in text
+    assert "Command: " in text and str(FAKE) in text
+    assert "Try: " in text
+    assert stack.processes == {}  # the services that had started were stopped
+
+
+def test_readiness_timeout_names_url_limit_and_last_answer(make_config: MakeConfig) -> None:
+    config = make_config(frontend=fake_spec("frontend", "hang", timeout=0.5))
+    stack = Stack(config, worker="gw0")
+    with pytest.raises(ReadinessTimeout) as info:
+        stack.start()
+    error = info.value
+    assert error.timeout == 0.5
+    assert error.last_status == "HTTP 503"
+    text = str(error)
+    assert "gave no 2xx from GET http://127.0.0.1:" in text and "/ready within 0.5 s" in text
+    assert "the process is still running" in text
+    assert "raise --service-timeout" in text
+    assert error.pid is not None and not _alive(error.pid)
+
+
+def test_a_megabyte_before_ready_does_not_block(make_config: MakeConfig) -> None:
+    with Stack(make_config(backend="spew"), worker="gw0") as stack:
+        assert http_status(stack.backend_url + "/ready") == 200
+    assert stack.log_paths["backend"].stat().st_size > 1024 * 1024
+
+
+def test_sigterm_ignored_means_sigkill_after_grace(tmp_path: Path) -> None:
+    port = _free_port()
+    process = ServiceProcess(
+        "backend",
+        [sys.executable, str(FAKE), "--port", str(port), "--mode", "ignore-sigterm"],
+        log_path=tmp_path / "backend.log",
+    ).start()
+    deadline = time.monotonic() + 10
+    while http_status(f"http://127.0.0.1:{port}/") != 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    code = process.stop(grace=0.3)
+    assert code == -9
+    assert time.monotonic() - started < 3
+    assert process.stop() == -9  # idempotent
+
+
+def test_command_not_found(make_config: MakeConfig) -> None:
+    config = make_config(backend=fake_spec("backend", command="no-such-binary-xyz --port {port}"))
+    with pytest.raises(CommandNotFound) as info:
+        Stack(config, worker="gw2").start()
+    assert info.value.worker == "gw2"
+    assert "'no-such-binary-xyz' was not found" in str(info.value)
+
+
+def test_node_modules_missing(make_config: MakeConfig, tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "package.json").write_text("{}")
+    spec = fake_spec("frontend")
+    config = make_config(frontend=type(spec)(**{**spec.__dict__, "cwd": "web"}))
+    with pytest.raises(NodeModulesMissing) as info:
+        Stack(config, worker="gw0").start()
+    assert "node_modules does not exist" in str(info.value)
+    assert "npm ci" in str(info.value)
+
+
+def test_a_port_lost_to_another_process_is_retried(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = Stack(make_config(), worker="gw0")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    stolen = holder.getsockname()[1]
+    real_take = stack.ports.take
+    handed = iter([stolen])
+
+    def take_stolen_first() -> int:
+        return next(handed, None) or real_take()
+
+    monkeypatch.setattr(stack.ports, "take", take_stolen_first)
+    try:
+        with stack:
+            assert stack.report.attempts == 2
+            assert stolen not in [int(url.rsplit(":", 1)[1]) for url in stack.urls.values()]
+    finally:
+        holder.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
