@@ -7,11 +7,15 @@ so screenshots and waits do not depend on transition timing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, WebError
 
 from .errors import HarnessError
+
+#: What the ``expect_console_error`` fixture is: declare an expected error by regex.
+ExpectConsoleError = Callable[[str], None]
 
 NO_ANIMATIONS = """
 (() => {

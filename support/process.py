@@ -7,15 +7,19 @@ idempotent: SIGTERM to the process group, SIGKILL after the grace period.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import select
 import signal
 import subprocess
+import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, BinaryIO, Self
 
 from .errors import CommandNotFound
 
@@ -54,6 +58,7 @@ class ServiceProcess:
         self.popen: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._log_lock = threading.Lock()
+        self._eof = False
         self.started_at = 0.0
 
     @property
@@ -94,14 +99,43 @@ class ServiceProcess:
         self._reader.start()
         return self
 
-    def _drain(self, popen: subprocess.Popen[bytes], log: object) -> None:
+    def _drain(self, popen: subprocess.Popen[bytes], log: BinaryIO) -> None:
+        """Move output from the pipe to the log file, and complete lines to ``on_line``.
+
+        Bytes leave the pipe only while ``_log_lock`` is held and are in the file
+        before it is released: that is what lets ``sync()`` be exact.
+        """
         assert popen.stdout is not None
-        with popen.stdout, log:  # type: ignore[attr-defined]
-            for raw in iter(popen.stdout.readline, b""):
+        fd = popen.stdout.fileno()
+        partial = b""
+        with popen.stdout, log:
+            while True:
+                select.select([fd], [], [])
                 with self._log_lock:
-                    log.write(raw)  # type: ignore[attr-defined]
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        log.write(chunk)
+                    else:
+                        self._eof = True
+                if not chunk:
+                    break
                 if self.on_line is not None:
-                    self.on_line(self.name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    for line in lines:
+                        self.on_line(self.name, line.decode("utf-8", "replace").rstrip("\r"))
+            if partial and self.on_line is not None:
+                self.on_line(self.name, partial.decode("utf-8", "replace").rstrip("\r"))
+
+    def sync(self, timeout: float = 0.5) -> None:
+        """Wait until every byte the process has written so far is in the log file."""
+        if self.popen is None or self.popen.stdout is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._log_lock:
+                if self._eof or _pending_bytes(self.popen.stdout) == 0:
+                    return
+            time.sleep(0.0005)
 
     def exit_code(self) -> int | None:
         return self.popen.poll() if self.popen else None
@@ -140,6 +174,15 @@ class ServiceProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _pending_bytes(pipe: IO[bytes]) -> int:
+    """Bytes waiting in a pipe (0 once it is closed)."""
+    try:
+        buffer = fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except (OSError, ValueError):
+        return 0
+    return int.from_bytes(buffer, sys.byteorder)
 
 
 def _signal_group(pid: int, signum: int) -> None:

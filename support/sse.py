@@ -44,8 +44,11 @@ class SseHelper:
     def reconnect(self) -> None:
         self._controls("reconnect")
 
-    def wait_event(self, event_type: str, *, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
-        """Wait for a message of ``event_type`` whose payload contains ``match``."""
+    def wait_event(self, name: str, /, *, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Wait for a message named ``name`` whose payload contains ``match``.
+
+        ``name`` is positional-only, so any payload field may be matched by keyword.
+        """
         return self.events.wait_for(
-            "sse", timeout=timeout, streamId="main", phase="message", event=event_type, data=match
+            "sse", timeout=timeout, streamId="main", phase="message", event=name, data=match
         )

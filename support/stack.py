@@ -230,6 +230,11 @@ class Stack:
                 hint=f"run 'npm ci' in {cwd} (or 'make setup')",
             )
 
+    def sync_logs(self) -> None:
+        """Wait until everything the services have written so far is in their log files."""
+        for process in self.processes.values():
+            process.sync()
+
     def stop(self) -> dict[str, int | None]:
         """Stop frontend, gateway, backend (in that order); idempotent."""
         codes = {}

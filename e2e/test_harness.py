@@ -1,0 +1,180 @@
+"""The harness proving itself against the real app: isolation, log slices, policy, fresh_db.
+
+The runs that must fail, or need two workers, are inner pytest runs (pytester),
+so the real suite stays green and proves what a red test would show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .helpers.api import ApiClient, TestData
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+#: Variables of this run that must not leak into an inner run.
+_OUTER_ONLY = ("PYTEST_XDIST", "PLAYWRIGHT_", "INCLUDE_SLOW")
+
+
+def _inner_ini() -> str:
+    """The suite's playwright.ini, for a project outside the repository."""
+    ini = (ROOT / "playwright.ini").read_text().replace("testpaths = e2e\n", "")
+    return ini.replace("frontend_cwd = app/frontend", f"frontend_cwd = {ROOT / 'app' / 'frontend'}")
+
+
+def _inner_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester project that runs the real app with the suite's playwright.ini."""
+    pytester.makefile(".ini", pytest=_inner_ini())
+    for name in list(os.environ):  # the inner run is not a worker of this one
+        if name.startswith(_OUTER_ONLY):
+            pytester._monkeypatch.delenv(name)  # type: ignore[attr-defined]
+    return pytester
+
+
+MARKER_TESTS = """
+import json, os, pathlib, uuid, pytest, requests
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_marker(n, stack, backend_url, sqlite_db_path, worker_id):
+    marker = f"MARKER-{n}-{uuid.uuid4().hex[:6]}"
+    created = requests.post(f"{backend_url}/api/parts", json={"description": marker}, timeout=10)
+    created.raise_for_status()
+    seen = [p["description"] for p in requests.get(f"{backend_url}/api/parts?q=MARKER", timeout=10).json()]
+    record = {"worker": worker_id, "marker": marker, "seen": seen, "urls": stack.urls,
+              "db": str(sqlite_db_path), "logs": sorted(str(p) for p in stack.log_paths.values())}
+    (pathlib.Path(os.environ["RESULTS"]) / f"{n}.json").write_text(json.dumps(record))
+"""
+
+
+def test_two_workers_see_different_databases_ports_and_logs(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    project = _inner_project(pytester)
+    project.makepyfile(test_markers=MARKER_TESTS)
+    project._monkeypatch.setenv("RESULTS", str(tmp_path))  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess("-n", "2", "--keep-service-files")
+    result.assert_outcomes(passed=2)
+    first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in (0, 1))
+    assert {first["worker"], second["worker"]} == {"gw0", "gw1"}
+    assert first["db"] != second["db"]
+    assert set(first["urls"].values()).isdisjoint(second["urls"].values())
+    assert set(first["logs"]).isdisjoint(second["logs"])
+    assert first["seen"] == [first["marker"]]  # neither backend saw the other's marker
+    assert second["seen"] == [second["marker"]]
+    assert second["marker"] not in Path(first["logs"][0]).read_text()
+
+
+INNER_SUITE = """
+import pytest, requests
+
+def test_log_first(backend_url, gateway_url):
+    requests.get(f"{backend_url}/api/parts?q=FIRST-MARK", timeout=10)
+    with requests.get(f"{gateway_url}/stream?request_id=first-mark", stream=True, timeout=10) as r:
+        next(r.iter_lines())
+
+def test_log_second(backend_url, gateway_url):
+    requests.get(f"{backend_url}/api/parts?q=SECOND-MARK", timeout=10)
+    with requests.get(f"{gateway_url}/stream?request_id=second-mark", stream=True, timeout=10) as r:
+        next(r.iter_lines())
+
+@pytest.mark.slow
+def test_slow_one():
+    pass
+
+def test_console_error_fails(page):
+    page.goto("/parts")
+    page.evaluate("console.error('unexpected boom')")
+    page.get_by_test_id("parts.list.item").first.wait_for()
+
+def test_declared_console_error_passes(page, expect_console_error):
+    expect_console_error(r"expected boom")
+    page.goto("/parts")
+    page.evaluate("console.error('expected boom')")
+    page.get_by_test_id("parts.list.item").first.wait_for()
+
+def test_page_error_fails(page):
+    page.goto("/parts")
+    page.evaluate("setTimeout(() => { throw new Error('kaboom from the page') }, 0)")
+    page.get_by_test_id("parts.list.item").first.wait_for()
+"""
+
+
+@dataclass
+class InnerRun:
+    returncode: int
+    output: str
+    results: Path
+
+    def outcomes(self) -> dict[str, int]:
+        summary = self.output.strip().splitlines()[-1]
+        return {word: int(count) for count, word in re.findall(r"(\d+) (\w+)", summary)}
+
+
+@pytest.fixture(scope="module")
+def inner_run(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
+    """One inner run of INNER_SUITE on one worker, shared by the checks below."""
+    project = tmp_path_factory.mktemp("inner")
+    (project / "pytest.ini").write_text(_inner_ini())
+    (project / "test_inner.py").write_text(INNER_SUITE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--service-logs=on", "-p", "no:randomly"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return InnerRun(done.returncode, done.stdout + done.stderr, project / "test-results")
+
+
+def test_inner_run_outcomes(inner_run: InnerRun) -> None:
+    assert inner_run.outcomes() == {"passed": 3, "failed": 2, "deselected": 1}, inner_run.output[
+        -3000:
+    ]
+
+
+def test_each_test_folder_holds_its_own_service_logs(inner_run: InnerRun) -> None:
+    first = inner_run.results / "test-inner-py-test-log-first"
+    second = inner_run.results / "test-inner-py-test-log-second"
+    assert "FIRST-MARK" in (first / "backend.log").read_text()
+    assert "request_id=first-mark" in (first / "gateway.log").read_text()
+    assert "SECOND-MARK" in (second / "backend.log").read_text()
+    assert "request_id=second-mark" in (second / "gateway.log").read_text()
+    assert "FIRST-MARK" not in (second / "backend.log").read_text()
+    assert "first-mark" not in (second / "gateway.log").read_text()
+    assert (second / "frontend.log").exists()
+
+
+def test_unexpected_console_and_page_errors_fail_with_message_and_url(inner_run: InnerRun) -> None:
+    out = inner_run.output
+    assert "FAILED test_inner.py::test_console_error_fails" in out
+    assert "FAILED test_inner.py::test_page_error_fails" in out
+    assert re.search(r"console\.error on http://127\.0\.0\.1:\d+/parts: unexpected boom", out)
+    assert re.search(r"page error on http://127\.0\.0\.1:\d+/parts: .*kaboom from the page", out)
+    assert "expected boom" not in out.replace("unexpected boom", "")
+
+
+def test_fresh_db_restores_the_seeded_data(
+    fresh_db: dict[str, Any], api: ApiClient, test_data: TestData
+) -> None:
+    assert fresh_db["status"] == "reset"
+    seeded = {part["key"] for part in api.parts()}
+    assert len(seeded) == 20  # the seeded set, whatever earlier tests of this worker did
+    assert "RLAY" in seeded
+    extra = test_data.parts.create(description_prefix="Will be reset")
+    api.call("DELETE", "/api/parts/RLAY")
+    api.call("POST", "/api/testing/reset")
+    assert {part["key"] for part in api.parts()} == seeded
+    assert api.part(extra["key"]) is None
