@@ -50,8 +50,8 @@ test-fast: setup
 test: setup
 	@echo "==> fast tests: $(FAST)"
 	@$(FAST)
-	@echo "==> browser suite on $(WORKERS) workers: $(E2E)"
-	@$(E2E)
+	@echo "==> browser suite on $(WORKERS) workers, slow tests included: $(E2E)"
+	@INCLUDE_SLOW_TESTS=true $(E2E)
 
 dev: setup
 	@$(PY) -m app.dev

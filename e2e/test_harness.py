@@ -56,6 +56,7 @@ def test_marker(n, stack, backend_url, sqlite_db_path, worker_id):
 """
 
 
+@pytest.mark.slow
 def test_two_workers_see_different_databases_ports_and_logs(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
@@ -139,12 +140,16 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
     return InnerRun(done.returncode, done.stdout + done.stderr, project / "test-results")
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("inner-run")
 def test_inner_run_outcomes(inner_run: InnerRun) -> None:
     assert inner_run.outcomes() == {"passed": 3, "failed": 2, "deselected": 1}, inner_run.output[
         -3000:
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("inner-run")
 def test_each_test_folder_holds_its_own_service_logs(inner_run: InnerRun) -> None:
     first = inner_run.results / "test-inner-py-test-log-first"
     second = inner_run.results / "test-inner-py-test-log-second"
@@ -157,6 +162,8 @@ def test_each_test_folder_holds_its_own_service_logs(inner_run: InnerRun) -> Non
     assert (second / "frontend.log").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("inner-run")
 def test_unexpected_console_and_page_errors_fail_with_message_and_url(inner_run: InnerRun) -> None:
     out = inner_run.output
     assert "FAILED test_inner.py::test_console_error_fails" in out
