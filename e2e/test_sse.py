@@ -23,7 +23,7 @@ def test_closing_the_page_sends_the_disconnect_callback(
 ) -> None:
     page = context.new_page()
     page.goto("/parts")
-    opened = test_events.wait_for("sse", streamId="main", phase="open", event="ready")
+    opened = test_events.wait_for("sse", streamId="main", phase="open")
     request_id = opened["data"]["requestId"]
     assert request_id in api.connections()
     page.close()

@@ -51,11 +51,15 @@ export class SseClient {
     this.setStatus('connecting')
     const source = new EventSource(`${this.baseUrl}?request_id=${encodeURIComponent(this.requestId)}`)
     this.source = source
-    source.addEventListener('ready', () => {
+    // The gateway sends its headers only once the backend accepted the stream,
+    // so "open" means this request_id is registered. The `ready` event some
+    // gateways send afterwards carries nothing more and is ignored.
+    source.onopen = () => {
+      if (this.source !== source) return
       this.retries = 0
       this.setStatus('open')
-      emitTestEvent({ kind: 'sse', streamId: 'main', phase: 'open', event: 'ready', data: { requestId: this.requestId } })
-    })
+      emitTestEvent({ kind: 'sse', streamId: 'main', phase: 'open', event: 'open', data: { requestId: this.requestId } })
+    }
     source.addEventListener('rejected', (event) => {
       const data = parseJson((event as MessageEvent<string>).data)
       this.closeSource()
@@ -120,6 +124,7 @@ export class SseClient {
     if (this.source) {
       this.source.onerror = null
       this.source.onmessage = null
+      this.source.onopen = null
       this.source.close()
       this.source = null
     }
