@@ -27,3 +27,12 @@ def test_sse_indicator_reaches_open(page: Page, sse: SseHelper) -> None:
     request_id = sse.wait_connected()
     assert request_id
     expect(page.get_by_test_id("app.sse.status")).to_have_attribute("data-state", "open")
+
+
+def test_reduced_motion_and_no_animations_on_every_navigation(page: Page) -> None:
+    for path in ("/", "/parts"):
+        page.goto(path)  # a full load each time: the init script must run again
+        assert page.evaluate("matchMedia('(prefers-reduced-motion: reduce)').matches")
+        expect(page.locator("style#__harness_no_animations")).to_have_count(1)
+        duration = page.evaluate("getComputedStyle(document.body).transitionDuration")
+        assert duration == "0s"

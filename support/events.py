@@ -26,6 +26,8 @@ POLL_MS = 10
 class TestEventTimeout(HarnessError, AssertionError):
     """No event matched within the timeout; the message lists what did arrive."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __init__(
         self, wanted: Mapping[str, Any], timeout: float, seen: list[dict[str, Any]]
     ) -> None:

@@ -96,6 +96,21 @@ def test_stream_variable_without_xdist(project: pytest.Pytester, tmp_path: Path)
     result.stdout.fnmatch_lines(["[[]main gateway[]] gateway listening"])
 
 
+def test_env_file_is_read_but_never_overrides_the_environment(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    project.makepyfile(test_record=RECORDING_TEST)
+    project._monkeypatch.setenv("RESULTS", str(tmp_path))  # type: ignore[attr-defined]
+    project._monkeypatch.delenv("PLAYWRIGHT_GATEWAY_LOG_STREAM", raising=False)  # type: ignore[attr-defined]
+    (project.path / ".env.test").write_text("PLAYWRIGHT_GATEWAY_LOG_STREAM=true\n")
+    result = project.runpytest_subprocess("-k", "test_record and 0")
+    result.stdout.fnmatch_lines(["[[]main gateway[]] gateway listening"])
+    project._monkeypatch.setenv("PLAYWRIGHT_GATEWAY_LOG_STREAM", "false")  # type: ignore[attr-defined]
+    result = project.runpytest_subprocess("-k", "test_record and 0")
+    result.assert_outcomes(passed=1)
+    assert "[main gateway]" not in result.stdout.str()
+
+
 def test_each_test_files_its_own_log_slice(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_slices="""

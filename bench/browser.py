@@ -1,0 +1,135 @@
+"""With a real browser: first page load (cold, warm) and SSE delivery into the dialog."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from support.browsers import find_chromium, managed_chromium_path
+from support.errors import BrowserNotFound
+from support.stack import Stack
+
+from .common import Figure, median, percentile, suite_config
+
+SSE_EVENTS = 200
+WARM_LOADS = 5
+
+# Records when each progress text first shows, in the page's wall clock (ms).
+OBSERVER = """
+() => {
+  window.__seen = {};
+  const target = document.querySelector('[data-testid="parts.ai.dialog"]');
+  new MutationObserver(() => {
+    const el = document.querySelector('[data-testid="parts.ai.progress.message"]');
+    if (el && !(el.textContent in window.__seen)) {
+      window.__seen[el.textContent] = performance.timeOrigin + performance.now();
+    }
+  }).observe(target, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def launch(playwright: Any) -> Browser:
+    choice = find_chromium(managed_path=managed_chromium_path(), headless=True)
+    if isinstance(choice, list):
+        raise BrowserNotFound(choice)
+    return playwright.chromium.launch(executable_path=choice.executable, args=list(choice.args))
+
+
+def _load_parts(browser: Browser, base_url: str) -> float:
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto("/parts")
+    page.get_by_test_id("parts.list.item").first.wait_for()
+    elapsed = time.perf_counter() - started
+    context.close()
+    return elapsed
+
+
+def run() -> list[Figure]:
+    config = suite_config()
+    with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
+        browser = launch(playwright)
+        cold = _load_parts(browser, stack.frontend_url)
+        warm = [_load_parts(browser, stack.frontend_url) for _ in range(WARM_LOADS)]
+        context = browser.new_context(base_url=stack.frontend_url)
+        tasks: list[str] = []
+        context.expose_binding(
+            "__playwright_emitTestEvent",
+            lambda _source, event: (
+                tasks.append(event["data"]["taskId"])
+                if event.get("event") == "task_subscription"
+                else None
+            ),
+        )
+        page = context.new_page()
+        latencies = _sse_latencies_with_tasks(page, stack.backend_url, tasks)
+        context.close()
+        browser.close()
+    return [
+        Figure(
+            "browser",
+            "first page load after the stack is ready (cold)",
+            cold * 1000,
+            "ms",
+            note="navigation to /parts until the list is rendered",
+        ),
+        Figure(
+            "browser",
+            f"page load, warm (median of {WARM_LOADS}, new context each)",
+            median(warm) * 1000,
+            "ms",
+        ),
+        Figure(
+            "browser",
+            f"SSE delivery, backend POST to dialog text, p50 of {SSE_EVENTS}",
+            percentile(latencies, 50) * 1000,
+            "ms",
+        ),
+        Figure(
+            "browser",
+            f"SSE delivery, backend POST to dialog text, p99 of {SSE_EVENTS}",
+            percentile(latencies, 99) * 1000,
+            "ms",
+        ),
+    ]
+
+
+def _sse_latencies_with_tasks(page: Page, backend_url: str, tasks: list[str]) -> list[float]:
+    page.goto("/parts")
+    page.wait_for_function(
+        "() => window.__sseControls && window.__sseControls.getStatus() === 'open'"
+    )
+    request_id = page.evaluate("() => window.__sseControls.getRequestId()")
+    page.get_by_test_id("parts.ai.open").click()
+    page.get_by_test_id("parts.ai.input").fill("benchmark part")
+    page.get_by_test_id("parts.ai.input.submit").click()
+    deadline = time.monotonic() + 10
+    while not tasks and time.monotonic() < deadline:
+        page.wait_for_timeout(10)
+    if not tasks:
+        raise RuntimeError("the dialog never subscribed to a task")
+    page.evaluate("() => { window.__aiStallTimeoutMs = 600000 }")
+    page.evaluate(OBSERVER)
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    for i in range(SSE_EVENTS):
+        text = f"bench step {i}"
+        body = {
+            "request_id": request_id,
+            "task_id": tasks[0],
+            "event_type": "progress_update",
+            "data": {"text": text, "value": i / SSE_EVENTS},
+        }
+        sent[text] = time.time() * 1000
+        session.post(
+            f"{backend_url}/api/testing/sse/task-event", json=body, timeout=5
+        ).raise_for_status()
+        page.wait_for_function("t => t in window.__seen", arg=text, polling=1)
+    seen = page.evaluate("() => window.__seen")
+    session.close()
+    return [(seen[text] - at) / 1000 for text, at in sent.items()]

@@ -1,0 +1,122 @@
+"""Shared pieces of the benchmarks: the suite's configuration, statistics, results."""
+
+from __future__ import annotations
+
+import configparser
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from support.config import SERVICE_KEYS, SERVICE_NAMES, HarnessConfig, Sources, resolve_config
+from support.ports import choose_run_base
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "test-results" / ".bench"
+
+
+def suite_config(output: Path = WORK, **env: str) -> HarnessConfig:
+    """The configuration the browser suite would resolve from playwright.ini (no CLI)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "playwright.ini")
+    ini: dict[str, Any] = dict(parser["pytest"])
+    for name in SERVICE_NAMES:
+        for _field, suffix, _help in SERVICE_KEYS:
+            key = f"{name}_{suffix}"
+            if suffix == "env" and key in ini:
+                ini[key] = [line for line in ini[key].splitlines() if line.strip()]
+    config = resolve_config(Sources(ROOT, str(output), {}, env, ini))
+    return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Figure:
+    """One measured figure, beside its target."""
+
+    group: str
+    name: str
+    value: float
+    unit: str
+    target: float | None = None
+    #: "max": the value must be at most the target; "min": at least.
+    sense: str = "max"
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value <= self.target if self.sense == "max" else self.value >= self.target
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return "-"
+        return f"{'≤' if self.sense == 'max' else '≥'} {_fmt(self.target)} {self.unit}"
+
+    def row(self) -> list[str]:
+        met = {True: "met", False: "NOT met", None: "-"}[self.met]
+        return [
+            self.group,
+            self.name,
+            f"{_fmt(self.value)} {self.unit}",
+            self.target_text(),
+            met,
+            self.note,
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "name": self.name,
+            "value": round(self.value, 4),
+            "unit": self.unit,
+            "target": self.target,
+            "sense": self.sense,
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def table(figures: Sequence[Figure]) -> str:
+    header = ["group", "figure", "value", "target", "met", "note"]
+    rows = [header, ["---"] * len(header), *[figure.row() for figure in figures]]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+@contextmanager
+def stage(title: str) -> Iterator[None]:
+    started = time.perf_counter()
+    print(f"==> {title}", flush=True)
+    yield
+    print(f"    done in {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started

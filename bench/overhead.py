@@ -1,0 +1,122 @@
+"""Per-test overhead of the harness, and the suite's wall time with 1 and 2 workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .common import ROOT, Figure, median
+
+TRIVIAL_TESTS = 20
+TRIVIAL = """
+import pytest
+from playwright.sync_api import expect
+
+@pytest.mark.parametrize("n", range({count}))
+def test_trivial(page, n):
+    page.set_content(f"<h1>static page {{n}}</h1>")
+    expect(page.locator("h1")).to_have_text(f"static page {{n}}")
+"""
+BARE_CONFTEST = """
+import pytest
+from support.browsers import find_chromium, managed_chromium_path
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    choice = find_chromium(managed_path=managed_chromium_path())
+    args = dict(browser_type_launch_args, args=list(choice.args))
+    if choice.executable:
+        args["executable_path"] = choice.executable
+    return args
+"""
+
+
+def _per_test_seconds(junit: Path) -> list[float]:
+    cases = ET.parse(junit).getroot().iter("testcase")
+    times = [float(case.get("time", "nan")) for case in cases]
+    return times[1:]  # the first test also pays for the stack and the browser launch
+
+
+def _run_pytest(args: list[str], cwd: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PLAYWRIGHT_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"pytest {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
+        )
+
+
+def overhead_figures(work: Path) -> list[Figure]:
+    harness_dir, bare_dir = work / "overhead-harness", work / "overhead-bare"
+    for folder in (harness_dir, bare_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "test_trivial.py").write_text(TRIVIAL.format(count=TRIVIAL_TESTS))
+    ini = (ROOT / "playwright.ini").read_text().replace("testpaths = e2e\n", "")
+    ini = ini.replace("frontend_cwd = app/frontend", f"frontend_cwd = {ROOT / 'app' / 'frontend'}")
+    (harness_dir / "pytest.ini").write_text(ini)
+    (bare_dir / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    (bare_dir / "conftest.py").write_text(BARE_CONFTEST)
+    junit = "-o", "junit_duration_report=total", "--junitxml=report.xml", "-q"
+    harness, bare = [], []
+    for _ in range(2):  # alternate, so machine noise hits both alike
+        _run_pytest([*junit], harness_dir)
+        harness += _per_test_seconds(harness_dir / "report.xml")
+        _run_pytest([*junit], bare_dir)
+        bare += _per_test_seconds(bare_dir / "report.xml")
+    extra = (median(harness) - median(bare)) * 1000
+    return [
+        Figure(
+            "per test",
+            f"harness overhead per test ({TRIVIAL_TESTS} trivial tests, median)",
+            extra,
+            "ms",
+            50,
+            note=(
+                f"harness {median(harness) * 1000:.0f} ms vs "
+                f"bare pytest-playwright {median(bare) * 1000:.0f} ms"
+            ),
+        ),
+    ]
+
+
+def suite_figures() -> list[Figure]:
+    walls = {}
+    for workers in (1, 2):
+        started = time.perf_counter()
+        _run_pytest(["-c", "playwright.ini", "-n", str(workers), "-q", "-p", "no:randomly"], ROOT)
+        walls[workers] = time.perf_counter() - started
+    return [
+        Figure(
+            "suite",
+            "e2e/ wall time, -n 1",
+            walls[1],
+            "s",
+            note="default selection (slow tests deselected)",
+        ),
+        Figure("suite", "e2e/ wall time, -n 2", walls[2], "s"),
+        Figure(
+            "suite",
+            "speedup of -n 2 over -n 1",
+            walls[1] / walls[2],
+            "x",
+            note="2 cores shared by browsers and stacks",
+        ),
+    ]
+
+
+def run(work: Path) -> list[Figure]:
+    return [*overhead_figures(work), *suite_figures()]

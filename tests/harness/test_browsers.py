@@ -1,0 +1,70 @@
+"""Finding Chromium, and saying what to do when there is none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import browsers
+from support.browsers import BrowserChoice, find_chromium
+from support.errors import BrowserNotFound
+
+
+def test_explicit_executable_wins(tmp_path: Path) -> None:
+    chrome = tmp_path / "chrome"
+    chrome.write_text("")
+    choice = find_chromium(explicit=str(chrome), managed_path=str(chrome), is_root=True)
+    assert isinstance(choice, BrowserChoice)
+    assert choice.executable == str(chrome)
+    assert "--no-sandbox" in choice.args
+    assert "--disable-background-networking" in choice.args
+
+
+def test_missing_explicit_executable_is_reported() -> None:
+    assert find_chromium(explicit="/nope/chrome") == [
+        "PLAYWRIGHT_CHROMIUM_EXECUTABLE=/nope/chrome (not found)"
+    ]
+
+
+def test_playwright_managed_before_system(tmp_path: Path) -> None:
+    managed = tmp_path / "chrome"
+    managed.write_text("")
+    choice = find_chromium(managed_path=str(managed), is_root=False)
+    assert choice == BrowserChoice(None, "playwright", ())
+
+
+def test_headless_shell_first_when_headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browsers.shutil, "which", lambda name: f"/usr/bin/{name}")
+    headless = find_chromium(managed_path="/missing/chrome", headless=True)
+    headed = find_chromium(managed_path="/missing/chrome", headless=False)
+    assert isinstance(headless, BrowserChoice) and isinstance(headed, BrowserChoice)
+    assert headless.executable == "/usr/bin/chromium-headless-shell"
+    assert headed.executable == "/usr/bin/chromium"
+
+
+def test_system_chromium_gets_adapted_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        browsers.shutil, "which", lambda name: "/usr/bin/chromium" if name == "chromium" else None
+    )
+    choice = find_chromium(managed_path="/missing/chrome", is_root=False)
+    assert isinstance(choice, BrowserChoice)
+    assert choice.executable == "/usr/bin/chromium"
+    assert "--no-sandbox" not in choice.args
+    assert "--disable-gpu" in choice.args
+
+
+def test_none_found_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browsers.shutil, "which", lambda name: None)
+    looked = find_chromium(managed_path="/missing/chrome")
+    assert isinstance(looked, list)
+    text = str(BrowserNotFound(looked))
+    assert "/missing/chrome (Playwright-managed, not installed)" in text
+    assert "chromium on PATH" in text
+    for command in (
+        "make setup",
+        "python -m playwright install chromium",
+        "apt-get install -y chromium",
+        "PLAYWRIGHT_CHROMIUM_EXECUTABLE",
+    ):
+        assert command in text
