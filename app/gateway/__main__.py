@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import ssl
@@ -73,12 +74,14 @@ async def serve(config: Config, logger: Logger) -> int:
 
 
 def main() -> int:
+    gc.disable()  # start-up is mostly imports; collecting during them is wasted work
     try:
         config = Config.from_env(os.environ)
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     _import_aiohttp(needs_tls=(config.callback_url or "").lower().startswith("https:"))
+    gc.enable()
     return asyncio.run(serve(config, Logger(config.log_level)))
 
 
