@@ -111,6 +111,57 @@ def test_env_file_is_read_but_never_overrides_the_environment(
     assert "[main gateway]" not in result.stdout.str()
 
 
+NODE_GATEWAY = """
+const http = require('http');
+const port = Number(process.env.PORT);
+console.log(`node gateway on ${port} callback=${process.env.CALLBACK_URL}`);
+http.createServer((req, res) => {
+  res.writeHead(200, {'Content-Type': 'application/json'});
+  res.end('{"status":"ready"}');
+}).listen(port, '127.0.0.1');
+"""
+GATEWAY_ENV = "\n".join(
+    [
+        "gateway_env =",
+        "    FAKE_NAME=gateway",
+        "    PORT={port}",
+        "    CALLBACK_URL={backend_url}/api/sse/callback",
+    ]
+)
+
+
+def test_sse_gateway_root_runs_a_node_gateway_checkout(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    root = tmp_path / "ssegateway"
+    (root / "dist").mkdir(parents=True)
+    (root / "dist" / "index.js").write_text(NODE_GATEWAY)
+    pytester.makefile(
+        ".ini", pytest=_ini().replace("gateway_env =\n    FAKE_NAME=gateway", GATEWAY_ENV)
+    )
+    pytester.makepyfile(
+        test_x="def test_a(stack):\n    print(stack.log_paths['gateway'].read_text())\n"
+    )
+    pytester._monkeypatch.setenv("SSE_GATEWAY_ROOT", str(root))  # type: ignore[attr-defined]
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines(
+        [r".*node gateway on \d+ callback=http://127\.0\.0\.1:\d+/api/sse/callback"]
+    )
+
+
+def test_sse_gateway_cmd_replaces_the_gateway(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest=_ini())
+    pytester.makepyfile(
+        test_x="def test_a(stack):\n    print(stack.log_paths['gateway'].read_text())\n"
+    )
+    command = f"env FAKE_NAME=swapped {{python}} {FAKE} --port {{port}}"
+    pytester._monkeypatch.setenv("SSE_GATEWAY_CMD", command)  # type: ignore[attr-defined]
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*swapped starting on port *"])
+
+
 def test_each_test_files_its_own_log_slice(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_slices="""
