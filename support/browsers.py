@@ -13,7 +13,6 @@ SYSTEM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-ch
 #: Chromium's headless shell: no browser UI to render, about 40% less time per
 #: test than the full browser in headless mode. Headless runs only.
 HEADLESS_SHELL = "chromium-headless-shell"
-APT_PACKAGES = ("chromium", HEADLESS_SHELL)
 SYSTEM_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
@@ -88,7 +87,7 @@ def ensure_chromium() -> int:
     if isinstance(choice, BrowserChoice):
         print(f"browser: {choice.executable or 'Playwright-managed Chromium'} ({choice.source})")
         if choice.source == "system" and not shutil.which(HEADLESS_SHELL):
-            _apt_install([HEADLESS_SHELL], why="for faster headless runs (optional)")
+            _apt_install(HEADLESS_SHELL, why="for faster headless runs (optional)")
         return 0
     if explicit:
         print(f"error: PLAYWRIGHT_CHROMIUM_EXECUTABLE={explicit} does not exist", file=sys.stderr)
@@ -97,26 +96,33 @@ def ensure_chromium() -> int:
     install = [sys.executable, "-m", "playwright", "install", "chromium"]
     if subprocess.run(install, check=False, capture_output=True).returncode == 0:
         return 0
-    if _apt_install(list(APT_PACKAGES), why="Playwright's download failed") and shutil.which(
-        "chromium"
-    ):
+    if _apt_install("chromium", why="Playwright's download failed") and shutil.which("chromium"):
+        # Older Debian releases have no headless shell: chromium alone is enough.
+        _apt_install(HEADLESS_SHELL, why="for faster headless runs (optional)")
         return 0
     print(str(BrowserNotFound(choice)), file=sys.stderr)
     return 1
 
 
-def _apt_install(packages: list[str], *, why: str) -> bool:
-    """apt-get install ``packages`` when root on Debian; True when it worked."""
+_apt_state = {"updated": False}
+
+
+def _apt_install(package: str, *, why: str) -> bool:
+    """apt-get install ``package`` when root on Debian; True when it worked."""
     import subprocess
 
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return False
-    print(f"browser: {why}; trying: apt-get install -y {' '.join(packages)}")
+    print(f"browser: {why}; trying: apt-get install -y {package}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+    steps = [["apt-get", "install", "-y", "-qq", package]]
+    if not _apt_state["updated"]:
+        steps.insert(0, ["apt-get", "update", "-qq"])
+    for step in steps:
         if subprocess.run(step, check=False, env=env).returncode != 0:
             print(f"browser: '{' '.join(step)}' failed; continuing without it")
             return False
+    _apt_state["updated"] = True
     return True
 
 
