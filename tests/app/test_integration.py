@@ -12,32 +12,25 @@ from pathlib import Path
 import pytest
 import requests
 
-from .gateway_support import SseStream, free_port, wait_http
+from .gateway_support import SseStream, free_port, run_gateway, wait_http
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[tuple[str, int]]:
     db = tmp_path / "app.sqlite"
-    subprocess.run(
-        [sys.executable, "-m", "app.backend", "init-db", "--db", str(db), "--load-test-data"],
-        check=True,
-        capture_output=True,
-    )
-    backend_port, gateway_port = free_port(), free_port()
-    backend_env = {
-        **os.environ,
-        "FLASK_ENV": "testing",
-        "AI_PROVIDER": "catalog",
-        "AI_CATALOG_STEP_SECONDS": "0.01",
-        "SSE_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
-    }
-    gateway_env = {
-        **os.environ,
-        "PORT": str(gateway_port),
-        "CALLBACK_URL": f"http://127.0.0.1:{backend_port}/api/sse/callback",
-    }
-    backend = subprocess.Popen(
-        [
+    init = [sys.executable, "-m", "app.backend", "init-db", "--db", str(db), "--load-test-data"]
+    subprocess.run(init, check=True, capture_output=True)
+    backend_port = free_port()
+    callback = {"CALLBACK_URL": f"http://127.0.0.1:{backend_port}/api/sse/callback"}
+    with run_gateway(callback) as gateway:
+        backend_env = {
+            **os.environ,
+            "FLASK_ENV": "testing",
+            "AI_PROVIDER": "catalog",
+            "AI_CATALOG_STEP_SECONDS": "0.01",
+            "SSE_GATEWAY_URL": gateway.base,
+        }
+        serve = [
             sys.executable,
             "-m",
             "app.backend",
@@ -46,25 +39,16 @@ def services(tmp_path: Path) -> Iterator[tuple[str, int]]:
             str(backend_port),
             "--db",
             str(db),
-        ],
-        env=backend_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "app.gateway"],
-        env=gateway_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http("127.0.0.1", backend_port, "/api/health/readyz", process=backend)
-        wait_http("127.0.0.1", gateway_port, "/readyz", process=gateway)
-        yield f"http://127.0.0.1:{backend_port}", gateway_port
-    finally:
-        for process in (gateway, backend):
-            process.terminate()
-            process.wait(5)
+        ]
+        backend = subprocess.Popen(
+            serve, env=backend_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_http("127.0.0.1", backend_port, "/api/health/readyz", process=backend)
+            yield f"http://127.0.0.1:{backend_port}", gateway.port
+        finally:
+            backend.terminate()
+            backend.wait(5)
 
 
 def test_catalog_analysis_streams_started_progress_and_completed(services: tuple[str, int]) -> None:
