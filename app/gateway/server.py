@@ -51,13 +51,16 @@ class Stream:
         return not self.ended.done()
 
     async def write(self, data: bytes) -> bool:
-        """Write ``data``; False (and the stream ended with ``error``) when it fails."""
+        """Write ``data``; False when the stream is over or the write failed.
+
+        The caller ends a failed stream through ``Gateway.end_stream``, which
+        also drops it and sends the disconnect callback.
+        """
         if not self.is_open:
             return False
         try:
             await self.response.write(data)
         except (ConnectionError, RuntimeError):
-            self.end("error")
             return False
         return True
 
@@ -185,28 +188,26 @@ class Gateway:
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers=SSE_HEADERS)
         stream = Stream(token, info, response)
-        async with stream.lock:
-            try:
-                await response.prepare(request)
-            except (ConnectionError, RuntimeError):
-                self.pending.pop(token, None)
-                self.spawn(self._disconnect(token, "client_closed", info))
-                return response
-            pending = self.pending.pop(token, Pending())
-            self.streams[token] = stream
-            self.log.info("connect", token=token, url=info["url"], open=len(self.streams))
-            for data in pending.events:
-                await stream.write(data)
-            await stream.write(READY)
-        if pending.close:
-            self.end_stream(stream, "server_closed")
+        # Registered before the first await: a send that arrives from now on
+        # waits for the lock, so it is written after the buffered events and ready.
+        pending = self.pending.pop(token, Pending())
+        self.streams[token] = stream
+        self.log.info("connect", token=token, url=info["url"], open=len(self.streams))
         try:
+            async with stream.lock:
+                await response.prepare(request)
+                for data in (*pending.events, READY):
+                    if not await stream.write(data):
+                        self.end_stream(stream, "error")
+                        return response
+            if pending.close:
+                self.end_stream(stream, "server_closed")
             await asyncio.shield(stream.ended)
         except asyncio.CancelledError:
             self.end_stream(stream, "client_closed")
             raise
-        if stream.ended.result() == "error":
-            self.end_stream(stream, "error")
+        except (ConnectionError, RuntimeError):  # the client left before the headers went out
+            self.end_stream(stream, "client_closed")
         return response
 
     # -- sends ---------------------------------------------------------------------
