@@ -13,11 +13,13 @@ from .errors import register_error_handlers
 from .state import Config, install
 
 log = logging.getLogger("backend.request")
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(config: Config) -> Flask:
     """Build the app for one database file and one environment."""
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # larger bodies get a JSON 413
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install(app, config)
     register_error_handlers(app)

@@ -273,3 +273,15 @@ def test_create_from_analysis_with_new_type(client: FlaskClient) -> None:
     assert response.status_code == 201, response.json
     assert response.json["type"] == "Timer"
     assert any(t["name"] == "Timer" for t in client.get("/api/types").json)
+
+
+def test_oversized_body_is_413_json(client: FlaskClient) -> None:
+    response = client.post("/api/parts", json={"description": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "error" in response.json
+
+
+def test_wrong_method_is_405_json(client: FlaskClient) -> None:
+    response = client.put("/api/parts")
+    assert response.status_code == 405
+    assert "error" in response.json
