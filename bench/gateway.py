@@ -18,7 +18,7 @@ from typing import Any
 
 from .common import ROOT, Figure, median, percentile
 
-STARTS = 10
+STARTS = 20
 SEQUENTIAL_SENDS = 2000
 STREAMS = 200
 ROUNDS = 15
@@ -257,7 +257,8 @@ async def _fan_out(
 async def _measure(log: Path) -> list[Figure]:
     from support.ports import PortAllocator, choose_run_base
 
-    ports = PortAllocator(choose_run_base(4, 20), 3, 20)
+    block = STARTS + 4  # a fresh port for every start, the measured gateway, and spares
+    ports = PortAllocator(choose_run_base(1, block), 0, block)
     callback = await CallbackServer().start()
     starts = []
     for _ in range(STARTS):
