@@ -70,8 +70,10 @@ class ServiceError(HarnessError):
 
 @dataclass
 class CommandNotFound(ServiceError):
+    reason: str = "was not found"
+
     def headline(self) -> str:
-        return f"could not start: {self.command[0]!r} was not found."
+        return f"could not start: {self.command[0]!r} {self.reason}."
 
 
 @dataclass

@@ -82,16 +82,20 @@ class ServiceProcess:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError) as exc:
             log.close()
+            program, fix = self.command[0], f"fix the {self.name} command in playwright.ini"
+            if isinstance(exc, PermissionError):
+                reason, hint = "is not executable", f"chmod +x {program}, or {fix}"
+            else:
+                reason, hint = "was not found", f"install {program!r}, or {fix}"
             raise CommandNotFound(
                 service=self.name,
                 worker="-",
                 command=self.command,
                 log_path=None,
-                hint=(
-                    f"install {self.command[0]!r} or fix the {self.name} command in playwright.ini"
-                ),
+                hint=hint,
+                reason=reason,
             ) from None
         self._reader = threading.Thread(
             target=self._drain, args=(self.popen, log), name=f"{self.name}-log", daemon=True

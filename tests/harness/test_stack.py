@@ -118,6 +118,16 @@ def test_command_not_found(make_config: MakeConfig) -> None:
     assert "'no-such-binary-xyz' was not found" in str(info.value)
 
 
+def test_command_not_executable(make_config: MakeConfig, tmp_path: Path) -> None:
+    script = tmp_path / "not-executable.sh"
+    script.write_text("#!/bin/sh\n")
+    config = make_config(gateway=fake_spec("gateway", command=f"{script} --port {{port}}"))
+    with pytest.raises(CommandNotFound) as info:
+        Stack(config, worker="gw1").start()
+    assert "is not executable" in str(info.value)
+    assert "chmod +x" in str(info.value)
+
+
 def test_node_modules_missing(make_config: MakeConfig, tmp_path: Path) -> None:
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "package.json").write_text("{}")
