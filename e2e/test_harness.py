@@ -129,7 +129,15 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
     (project / "test_inner.py").write_text(INNER_SUITE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--service-logs=on", "-p", "no:randomly"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--service-logs=on",
+            "--tracing=retain-on-failure",
+            "-p",
+            "no:randomly",
+        ],
         cwd=project,
         env=env,
         capture_output=True,
@@ -171,6 +179,15 @@ def test_unexpected_console_and_page_errors_fail_with_message_and_url(inner_run:
     assert re.search(r"console\.error on http://127\.0\.0\.1:\d+/parts: unexpected boom", out)
     assert re.search(r"page error on http://127\.0\.0\.1:\d+/parts: .*kaboom from the page", out)
     assert "expected boom" not in out.replace("unexpected boom", "")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("inner-run")
+def test_a_failed_test_keeps_trace_and_service_logs_together(inner_run: InnerRun) -> None:
+    folder = inner_run.results / "test-inner-py-test-console-error-fails-chromium"
+    names = {path.name for path in folder.iterdir()}
+    assert {"trace.zip", "backend.log", "gateway.log", "frontend.log"} <= names
+    assert "GET /api/parts" in (folder / "backend.log").read_text()
 
 
 def test_fresh_db_restores_the_seeded_data(
