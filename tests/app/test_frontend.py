@@ -1,4 +1,5 @@
-"""The frontend builds and typechecks; test-mode code never reaches a production build."""
+"""The frontend's unit tests pass, it typechecks and builds, and test-mode code never
+reaches a production build."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def _npm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def test_unit_tests_pass() -> None:
+    done = _npm("test")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Tests  " in done.stdout and "failed" not in done.stdout
 
 
 def test_typecheck_passes() -> None:
