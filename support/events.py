@@ -73,10 +73,19 @@ class TestEventBuffer:
             return
         self.pending.append(event)
 
-    def take(self, kind: str, match: Mapping[str, Any]) -> dict[str, Any] | None:
+    def take(
+        self,
+        kind: str,
+        match: Mapping[str, Any],
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
         """Remove and return the first pending event that matches, if any."""
         for event in self.pending:
-            if event.get("kind") == kind and _matches(event, match):
+            if (
+                event.get("kind") == kind
+                and _matches(event, match)
+                and (predicate is None or predicate(event))
+            ):
                 self.pending.remove(event)
                 return event
         return None
@@ -95,14 +104,9 @@ class TestEventBuffer:
         """
         deadline = time.monotonic() + timeout
         while True:
-            for event in list(self.pending):
-                if (
-                    event.get("kind") == kind
-                    and _matches(event, match)
-                    and (predicate is None or predicate(event))
-                ):
-                    self.pending.remove(event)
-                    return event
+            event = self.take(kind, match, predicate)
+            if event is not None:
+                return event
             if time.monotonic() >= deadline:
                 raise TestEventTimeout({"kind": kind, **match}, timeout, list(self.history))
             self._pump()
