@@ -9,7 +9,9 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from support.browsers import find_chromium, managed_chromium_path
+from support.database import build_template
 from support.errors import BrowserNotFound
+from support.events import TestEventBuffer
 from support.stack import Stack
 
 from .common import Figure, median, percentile, suite_config
@@ -52,22 +54,15 @@ def _load_parts(browser: Browser, base_url: str) -> float:
 
 def run() -> list[Figure]:
     config = suite_config()
+    build_template(config)  # reused when an earlier stage built it
     with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
         browser = launch(playwright)
         cold = _load_parts(browser, stack.frontend_url)
         warm = [_load_parts(browser, stack.frontend_url) for _ in range(WARM_LOADS)]
         context = browser.new_context(base_url=stack.frontend_url)
-        tasks: list[str] = []
-        context.expose_binding(
-            "__playwright_emitTestEvent",
-            lambda _source, event: (
-                tasks.append(event["data"]["taskId"])
-                if event.get("event") == "task_subscription"
-                else None
-            ),
-        )
+        events = TestEventBuffer().attach(context)
         page = context.new_page()
-        latencies = _sse_latencies_with_tasks(page, stack.backend_url, tasks)
+        latencies = _sse_latencies(page, stack.backend_url, events)
         context.close()
         browser.close()
     return [
@@ -99,7 +94,7 @@ def run() -> list[Figure]:
     ]
 
 
-def _sse_latencies_with_tasks(page: Page, backend_url: str, tasks: list[str]) -> list[float]:
+def _sse_latencies(page: Page, backend_url: str, events: TestEventBuffer) -> list[float]:
     page.goto("/parts")
     page.wait_for_function(
         "() => window.__sseControls && window.__sseControls.getStatus() === 'open'"
@@ -108,11 +103,8 @@ def _sse_latencies_with_tasks(page: Page, backend_url: str, tasks: list[str]) ->
     page.get_by_test_id("parts.ai.open").click()
     page.get_by_test_id("parts.ai.input").fill("benchmark part")
     page.get_by_test_id("parts.ai.input.submit").click()
-    deadline = time.monotonic() + 10
-    while not tasks and time.monotonic() < deadline:
-        page.wait_for_timeout(10)
-    if not tasks:
-        raise RuntimeError("the dialog never subscribed to a task")
+    subscribed = events.wait_for("sse", streamId="task", phase="open", event="task_subscription")
+    task_id = subscribed["data"]["taskId"]
     page.evaluate("() => { window.__aiStallTimeoutMs = 600000 }")
     page.evaluate(OBSERVER)
     session = requests.Session()
@@ -121,7 +113,7 @@ def _sse_latencies_with_tasks(page: Page, backend_url: str, tasks: list[str]) ->
         text = f"bench step {i}"
         body = {
             "request_id": request_id,
-            "task_id": tasks[0],
+            "task_id": task_id,
             "event_type": "progress_update",
             "data": {"text": text, "value": i / SSE_EVENTS},
         }

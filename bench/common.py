@@ -5,7 +5,7 @@ from __future__ import annotations
 import configparser
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,9 +114,3 @@ def stage(title: str) -> Iterator[None]:
     print(f"==> {title}", flush=True)
     yield
     print(f"    done in {time.perf_counter() - started:.1f}s", flush=True)
-
-
-def timed(action: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
