@@ -151,6 +151,15 @@ SETTINGS: tuple[Setting, ...] = (
         ini="template_db_cmd",
     ),
     Setting(
+        "preload",
+        parse_bool,
+        True,
+        "start '{python} -m' services by forking a process that imported their "
+        "*_preload modules once per run (false: run each command afresh)",
+        env="PLAYWRIGHT_PRELOAD",
+        ini="preload",
+    ),
+    Setting(
         "gateway_root",
         _text,
         None,
@@ -171,6 +180,11 @@ SERVICE_KEYS = (
     ("env", "env", "extra environment, one KEY=VALUE per line (placeholders allowed)"),
     ("ready_path", "ready_path", "path polled until it answers 2xx"),
     ("timeout", "timeout", "start timeout in seconds (default: service_timeout)"),
+    (
+        "preload",
+        "preload",
+        "modules to import once per run for a '{python} -m' command (see preload)",
+    ),
 )
 #: Environment variables that replace a service's command.
 SERVICE_CMD_ENV = {
@@ -192,6 +206,8 @@ class ServiceSpec:
     env: tuple[tuple[str, str], ...] = ()
     ready_path: str = "/"
     timeout: float = 30.0
+    #: Modules the run's preload server imports for this service (``{python} -m`` only).
+    preload: tuple[str, ...] = ()
 
     def render(self, values: Mapping[str, str]) -> list[str]:
         """The argv with placeholders filled in (split first, so paths may hold spaces)."""
@@ -229,12 +245,14 @@ class HarnessConfig:
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
     gateway_root: str | None = None
+    preload: bool = True
     host: str = "127.0.0.1"
     #: Filled in by the controller: the run's port base and live-log relay.
     run_id: str = ""
     port_base: int = 0
     port_block: int = 20
     relay_address: str | None = None
+    preload_address: str | None = None
 
     @property
     def services_dir(self) -> Path:
@@ -243,6 +261,13 @@ class HarnessConfig:
     @property
     def template_path(self) -> Path:
         return self.services_dir / "template.sqlite"
+
+    @property
+    def preload_modules(self) -> list[str]:
+        """Every service's preload modules, once each, when preloading is on."""
+        if not self.preload:
+            return []
+        return list(dict.fromkeys(module for spec in self.services for module in spec.preload))
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
@@ -265,7 +290,13 @@ class HarnessConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HarnessConfig:
         services = tuple(
-            ServiceSpec(**{**spec, "env": tuple(tuple(pair) for pair in spec["env"])})
+            ServiceSpec(
+                **{
+                    **spec,
+                    "env": tuple(tuple(pair) for pair in spec["env"]),
+                    "preload": tuple(spec["preload"]),
+                }
+            )
             for spec in data["services"]
         )
         return cls(**{**data, "services": services, "stream_logs": frozenset(data["stream_logs"])})
@@ -338,6 +369,8 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
     command = sources.env.get(SERVICE_CMD_ENV[name]) or None
     if command is None and name == "gateway" and values["gateway_root"]:
         command = NODE_GATEWAY_CMD
+    # Preload modules belong to the ini's command: another command does not get them.
+    preload = () if command else _words(ini["preload"])
     command = command or ini["command"]
     if not command:
         raise ConfigError(
@@ -354,7 +387,12 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
         env=_env_lines(name, ini["env"] or ()),
         ready_path=str(ini["ready_path"] or "/"),
         timeout=timeout,
+        preload=preload,
     )
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    return tuple(word for word in (raw or "").replace(",", " ").split() if word)
 
 
 def _env_lines(name: str, lines: Iterable[str] | str) -> tuple[tuple[str, str], ...]:

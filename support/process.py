@@ -1,5 +1,7 @@
 """One service process: own session, parent-death signal, output drained from byte one.
 
+Started with exec, or forked by the run's preload server (see ``support.preload``).
+
 The constructor only stores configuration; ``start()`` does the work. Stop is
 idempotent: SIGTERM to the process group, SIGKILL after the grace period.
 """
@@ -21,13 +23,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Self
 
+from . import preload
 from .errors import CommandNotFound
 
 PR_SET_PDEATHSIG = 1
 LineSink = Callable[[str, str], None]
+Child = subprocess.Popen[bytes] | preload.PreloadedChild
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Ask the kernel to SIGKILL the child when the process that started it dies."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -48,6 +52,8 @@ class ServiceProcess:
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         on_line: LineSink | None = None,
+        preload: str | None = None,
+        preload_timeout: float = 30.0,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -55,7 +61,12 @@ class ServiceProcess:
         self.cwd = cwd
         self.env = dict(env) if env is not None else None
         self.on_line = on_line
-        self.popen: subprocess.Popen[bytes] | None = None
+        #: Address of the run's preload server, tried first for ``{python} -m`` commands.
+        self.preload = preload
+        self.preload_timeout = preload_timeout
+        self.preloaded = False
+        self.popen: Child | None = None
+        self._output: BinaryIO | None = None
         self._reader: threading.Thread | None = None
         self._log_lock = threading.Lock()
         self._eof = False
@@ -70,20 +81,57 @@ class ServiceProcess:
         signal fires when the *thread* that forked exits."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab", buffering=0)
+        read_fd, write_fd = os.pipe()
+        self._output = os.fdopen(read_fd, "rb", buffering=0)
         self.started_at = time.monotonic()
         try:
-            self.popen = subprocess.Popen(
+            self.popen = self._spawn_preloaded(write_fd, log) or self._spawn(write_fd)
+        except BaseException:
+            log.close()
+            self._output.close()
+            raise
+        finally:
+            os.close(write_fd)
+        self._reader = threading.Thread(
+            target=self._drain, args=(self._output, log), name=f"{self.name}-log", daemon=True
+        )
+        self._reader.start()
+        return self
+
+    def _spawn_preloaded(self, output_fd: int, log: BinaryIO) -> Child | None:
+        """Fork from the preload server when there is one and the command allows it."""
+        if self.preload is None or preload.preloadable(self.command) is None:
+            return None
+        try:
+            child = preload.spawn(
+                self.preload,
+                self.command,
+                cwd=str(self.cwd or os.getcwd()),
+                env=self.env if self.env is not None else os.environ,
+                output_fd=output_fd,
+                timeout=self.preload_timeout,
+            )
+        except preload.PreloadUnavailable as exc:
+            log.write(
+                f"[harness] started with exec instead of the preload server: {exc}\n".encode()
+            )
+            return None
+        self.preloaded = True
+        return child
+
+    def _spawn(self, output_fd: int) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
                 self.command,
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stdout=output_fd,
+                stderr=output_fd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except (FileNotFoundError, PermissionError) as exc:
-            log.close()
             program, fix = self.command[0], f"fix the {self.name} command in playwright.ini"
             if isinstance(exc, PermissionError):
                 reason, hint = "is not executable", f"chmod +x {program}, or {fix}"
@@ -97,22 +145,16 @@ class ServiceProcess:
                 hint=hint,
                 reason=reason,
             ) from None
-        self._reader = threading.Thread(
-            target=self._drain, args=(self.popen, log), name=f"{self.name}-log", daemon=True
-        )
-        self._reader.start()
-        return self
 
-    def _drain(self, popen: subprocess.Popen[bytes], log: BinaryIO) -> None:
+    def _drain(self, output: BinaryIO, log: BinaryIO) -> None:
         """Move output from the pipe to the log file, and complete lines to ``on_line``.
 
         Bytes leave the pipe only while ``_log_lock`` is held and are in the file
         before it is released: that is what lets ``sync()`` be exact.
         """
-        assert popen.stdout is not None
-        fd = popen.stdout.fileno()
+        fd = output.fileno()
         partial = b""
-        with popen.stdout, log:
+        with output, log:
             while True:
                 select.select([fd], [], [])
                 with self._log_lock:
@@ -132,12 +174,12 @@ class ServiceProcess:
 
     def sync(self, timeout: float = 0.5) -> None:
         """Wait until every byte the process has written so far is in the log file."""
-        if self.popen is None or self.popen.stdout is None:
+        if self.popen is None or self._output is None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._log_lock:
-                if self._eof or _pending_bytes(self.popen.stdout) == 0:
+                if self._eof or _pending_bytes(self._output) == 0:
                     return
             time.sleep(0.0005)
 

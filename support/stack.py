@@ -49,9 +49,14 @@ class StartReport:
     services: dict[str, float] = field(default_factory=dict)
     total: float = 0.0
     attempts: int = 1
+    #: Services forked by the preload server rather than started with exec.
+    preloaded: set[str] = field(default_factory=set)
 
     def summary(self) -> str:
-        parts = " ".join(f"{name} {seconds:.2f}s" for name, seconds in self.services.items())
+        parts = " ".join(
+            f"{name} {seconds:.2f}s" + (" preloaded" if name in self.preloaded else "")
+            for name, seconds in self.services.items()
+        )
         return f"stack ready in {self.total:.2f}s ({parts})" + (
             f" after {self.attempts} port attempts" if self.attempts > 1 else ""
         )
@@ -157,6 +162,8 @@ class Stack:
             cwd=cwd,
             env=env,
             on_line=self.on_line,
+            preload=self.config.preload_address if spec.preload else None,
+            preload_timeout=spec.timeout,
         )
         try:
             return process.start()
@@ -195,6 +202,8 @@ class Stack:
             raise self._error(ExitedBeforeReady, name, exit_code=code, hint=_exit_hint(name))
         if probe.due() and probe.poll():
             self.report.services[name] = probe.ready_at - process.started_at  # type: ignore[operator]
+            if process.preloaded:
+                self.report.preloaded.add(name)
             return
         spec = self.config.service(name)
         if self.clock() - process.started_at > spec.timeout:

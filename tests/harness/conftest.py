@@ -2,41 +2,81 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from support.config import HarnessConfig, ServiceSpec
 from support.ports import choose_run_base
+from support.preload import PreloadServer
 
 FAKE = Path(__file__).with_name("fake_service.py")
+FAKE_MODULE = "tests.harness.fake_service"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_spec(
-    name: str, mode: str = "ready", *, timeout: float = 10.0, command: str | None = None
+    name: str,
+    mode: str = "ready",
+    *,
+    timeout: float = 10.0,
+    command: str | None = None,
+    preload: bool = False,
 ) -> ServiceSpec:
+    program = f"-m {FAKE_MODULE}" if preload else str(FAKE)
     return ServiceSpec(
         name=name,
-        command=command or f"{{python}} {FAKE} --port {{port}} --mode {mode}",
+        command=command or f"{{python}} {program} --port {{port}} --mode {mode}",
         env=(("FAKE_NAME", name), ("FAKE_URLS", "{backend_url} {gateway_url} {frontend_url}")),
         ready_path="/ready",
         timeout=timeout,
+        preload=(FAKE_MODULE,) if preload else (),
     )
 
 
+@pytest.fixture(scope="session")
+def preload_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
+    """One preload server with the fake service imported, as a run would have."""
+    folder = tmp_path_factory.mktemp("preload")
+    server = PreloadServer.start(
+        str(folder / "p.sock"),
+        [FAKE_MODULE],
+        cwd=str(ROOT),
+        env=os.environ,
+        log_path=folder / "preload.log",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["exec", "preload"])
+def launch(request: pytest.FixtureRequest) -> str:
+    """Each stack test runs twice: services started with exec, and forked by the preload server."""
+    return str(request.param)
+
+
 @pytest.fixture
-def make_config(tmp_path: Path) -> Callable[..., HarnessConfig]:
+def make_config(
+    tmp_path: Path, launch: str, request: pytest.FixtureRequest
+) -> Callable[..., HarnessConfig]:
+    preload = launch == "preload"
+    address = request.getfixturevalue("preload_server").address if preload else None
+
     def make(**modes: str | ServiceSpec) -> HarnessConfig:
         specs = []
         for name in ("backend", "gateway", "frontend"):
             value = modes.get(name, "ready")
-            specs.append(value if isinstance(value, ServiceSpec) else fake_spec(name, value))
+            if not isinstance(value, ServiceSpec):
+                value = fake_spec(name, value, preload=preload)
+            specs.append(value)
         return HarnessConfig(
             root=str(tmp_path),
             output_dir=str(tmp_path / "out"),
             services=tuple(specs),
             port_base=choose_run_base(64, 20),
+            preload_address=address,
         )
 
     return make

@@ -117,6 +117,24 @@ def test_gateway_command_overrides() -> None:
     assert dict(node.service("gateway").env)["CALLBACK_URL"] == "{backend_url}/cb"
 
 
+def test_preload_modules_belong_to_the_ini_command() -> None:
+    preload = {
+        "backend_preload": "app.backend.factory, werkzeug.serving",
+        "gateway_preload": "aiohttp.web",
+    }
+    config = resolve(**preload)
+    assert config.service("backend").preload == ("app.backend.factory", "werkzeug.serving")
+    assert config.preload_modules == ["app.backend.factory", "werkzeug.serving", "aiohttp.web"]
+    # another gateway command does not inherit modules meant for the default one
+    swapped = resolve({}, {"SSE_GATEWAY_CMD": "{python} -m other.gateway"}, **preload)
+    assert swapped.service("gateway").preload == ()
+    assert swapped.preload_modules == ["app.backend.factory", "werkzeug.serving"]
+    assert resolve({}, {"SSE_GATEWAY_ROOT": "/opt/gw"}, **preload).service("gateway").preload == ()
+    off = resolve({}, {"PLAYWRIGHT_PRELOAD": "false"}, **preload)
+    assert off.preload is False and off.preload_modules == []
+    assert resolve(preload="no", **preload).preload_modules == []
+
+
 def test_missing_command_names_both_fixes() -> None:
     with pytest.raises(ConfigError, match=r"backend_cmd in playwright\.ini or BACKEND_CMD"):
         resolve(backend_cmd="")
@@ -136,7 +154,9 @@ def test_render_fills_placeholders_after_splitting() -> None:
 
 
 def test_round_trip_through_plain_data() -> None:
-    config = resolve({"stream_logs": "gateway"}, {"PLAYWRIGHT_KEEP_SERVICE_FILES": "1"}).with_run(
-        port_base=20000
-    )
+    config = resolve(
+        {"stream_logs": "gateway"},
+        {"PLAYWRIGHT_KEEP_SERVICE_FILES": "1"},
+        backend_preload="app.backend.factory",
+    ).with_run(port_base=20000, preload_address="/tmp/p.sock")
     assert HarnessConfig.from_dict(config.to_dict()) == config

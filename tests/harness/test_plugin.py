@@ -12,22 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE
+from .conftest import FAKE, FAKE_MODULE
 
 pytest_plugins = ["pytester"]
 
 
-def _ini(gateway_mode: str = "ready", extra: str = "") -> str:
+def _ini(gateway_mode: str = "ready", extra: str = "", *, preload: bool = False) -> str:
     lines = [
         "[pytest]",
         "addopts = -p fixtures.plugin -p no:cacheprovider",
         "markers =",
         "    slow: slow",
     ]
+    program = f"-m {FAKE_MODULE}" if preload else str(FAKE)
     for name in ("backend", "gateway", "frontend"):
         mode = gateway_mode if name == "gateway" else "ready"
+        if preload:
+            lines.append(f"{name}_preload = {FAKE_MODULE}")
         lines += [
-            f"{name}_cmd = {{python}} {FAKE} --port {{port}} --mode {mode}",
+            f"{name}_cmd = {{python}} {program} --port {{port}} --mode {mode}",
             f"{name}_ready_path = /ready",
             f"{name}_env =",
             f"    FAKE_NAME={name}",
@@ -38,6 +41,13 @@ def _ini(gateway_mode: str = "ready", extra: str = "") -> str:
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makefile(".ini", pytest=_ini())
+    return pytester
+
+
+@pytest.fixture(params=["exec", "preload"])
+def launched(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project whose services start with exec, or are forked by the run's preload server."""
+    pytester.makefile(".ini", pytest=_ini(preload=request.param == "preload"))
     return pytester
 
 
@@ -55,8 +65,9 @@ def test_record(n, stack, backend_url, sqlite_db_path, worker_id):
 
 
 def test_two_workers_get_different_ports_and_files(
-    project: pytest.Pytester, tmp_path: Path
+    launched: pytest.Pytester, tmp_path: Path
 ) -> None:
+    project = launched
     project.makepyfile(test_record=RECORDING_TEST)
     env_results = tmp_path / "results"
     env_results.mkdir()
@@ -74,11 +85,13 @@ def test_two_workers_get_different_ports_and_files(
     result.stdout.re_match_lines(
         [r"gw0: stack ready in \d+\.\d\ds \(.*backend.*\)", r"gw1: stack ready in .*"]
     )
+    assert result.stdout.str().count(" preloaded") == (6 if _preloads(project) else 0)
 
 
 def test_streamed_logs_reach_the_terminal_under_xdist(
-    project: pytest.Pytester, tmp_path: Path
+    launched: pytest.Pytester, tmp_path: Path
 ) -> None:
+    project = launched
     project.makepyfile(test_record=RECORDING_TEST)
     project._monkeypatch.setenv("RESULTS", str(tmp_path))  # type: ignore[attr-defined]
     result = project.runpytest_subprocess("-n", "2", "--stream-logs=backend")
@@ -276,8 +289,9 @@ def test_bad_option_value_is_a_usage_error(project: pytest.Pytester) -> None:
 
 
 def test_kill_9_of_the_run_leaves_no_service_alive(
-    project: pytest.Pytester, tmp_path: Path
+    launched: pytest.Pytester, tmp_path: Path
 ) -> None:
+    project = launched
     project.makepyfile(
         test_block="""
 import json, os, pathlib, time, pytest
@@ -310,6 +324,10 @@ def test_block(n, stack, worker_id):
             time.sleep(0.05)
         pids = [pid for m in markers.glob("*.json") for pid in json.loads(m.read_text())]
         assert len(pids) == 6
+        # forked services share the server's command line: the server is the other one
+        servers = [pid for pid in _preload_servers(project.path) if pid not in pids]
+        assert len(servers) == (1 if _preloads(project) else 0)
+        pids += servers
         os.kill(run.pid, signal.SIGKILL)
         run.wait(5)
         time.sleep(3)
@@ -322,6 +340,26 @@ def test_block(n, stack, worker_id):
             os.killpg(run.pid, signal.SIGKILL)  # workers, if any survived
         except ProcessLookupError:
             pass
+
+
+def _preloads(project: pytest.Pytester) -> bool:
+    return "_preload =" in project.path.joinpath("pytest.ini").read_text()
+
+
+def _preload_servers(cwd: Path) -> list[int]:
+    """Pids of preload servers started for the project in ``cwd``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and Path(proc, "cwd").resolve() == cwd.resolve()
+                and b"support.preload" in Path(proc, "cmdline").read_bytes()
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
 
 
 def _alive(pid: int) -> bool:

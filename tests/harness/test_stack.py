@@ -31,7 +31,7 @@ def _alive(pid: int) -> bool:
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig) -> None:
+def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, launch: str) -> None:
     stack = Stack(
         make_config(), worker="gw3", worker_index=3, base_env={"PATH": os.environ["PATH"]}
     )
@@ -39,6 +39,8 @@ def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig) ->
         for name in ("backend", "gateway", "frontend"):
             assert http_status(stack.urls[name] + "/ready") == 200
         assert set(stack.report.services) == {"backend", "gateway", "frontend"}
+        expected = set(stack.report.services) if launch == "preload" else set()
+        assert stack.report.preloaded == expected
         assert stack.report.total >= max(stack.report.services.values()) - 0.05
         ports = [int(url.rsplit(":", 1)[1]) for url in stack.urls.values()]
         assert all(stack.ports.first <= port < stack.ports.first + 20 for port in ports)
@@ -67,7 +69,7 @@ def test_exit_before_ready_reports_code_and_log_tail(make_config: MakeConfig) ->
     assert "gateway (gw1) exited with code 3 before it was ready at http://127.0.0.1:" in text
     assert "fatal: configuration is broken" in text
     assert f"Log: {stack.log_paths['gateway']}" in text
-    assert "Command: " in text and str(FAKE) in text
+    assert "Command: " in text and "fake_service" in text
     assert "Try: " in text
     assert stack.processes == {}  # the services that had started were stopped
 

@@ -1,0 +1,501 @@
+"""Start ``{python} -m module`` services by forking a process that imported them once.
+
+A Python service spends most of its start importing its libraries (Flask and
+SQLAlchemy: about 0.45 s of CPU; aiohttp: about 0.2 s), and every worker of a
+run imports the same ones. The preload server is one process per run that
+imports a service's modules once and then forks for each start, so a backend
+is ready in tens of milliseconds and two workers booting at once no longer
+fight over the CPU for the same imports.
+
+A forked service is an ordinary process of its own: a new session (so the
+harness stops its process group as usual), stdout and stderr on the pipe the
+worker drains, stdin on /dev/null, the requested working directory,
+environment and ``sys.argv``, then ``runpy`` runs the module as ``__main__``
+exactly as ``python -m`` does, with a normal interpreter exit. It dies with the
+worker that asked for it (a pidfd of the worker, taken from the socket's peer
+credentials, stands in for the parent-death signal), and its exit status goes
+back to that worker over the same connection.
+
+Only commands of the form ``{python} -m module args...`` can be preloaded, and
+only when their interpreter variables (``PYTHON*``) match the server's; any
+other command, or any trouble reaching the server, starts with exec as before.
+
+The server runs as ``python -c 'from support.preload import main; ...' SOCKET MODULE...``
+(see ``PreloadServer.start``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import runpy
+import select
+import selectors
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import HarnessConfig
+
+#: Interpreter variables a forked child applies itself; every other PYTHON* variable
+#: (PYTHONPATH, PYTHONHASHSEED, ...) shaped the server's imports, so it must match.
+#: The server runs unbuffered, which a child without PYTHONUNBUFFERED only gains from.
+_IGNORED_PYTHON_VARS = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+_HEADER = struct.Struct("!I")
+_MAX_REQUEST = 4 * 1024 * 1024
+_PR_SET_NAME = 15
+_SERVER_MAIN = "import sys; from support.preload import main; sys.exit(main(sys.argv[1:]))"
+
+
+class PreloadUnavailable(Exception):
+    """The preload server cannot start this command; the caller starts it with exec."""
+
+
+def preloadable(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``(module, args)`` when ``argv`` is ``<this python> -m module args...``."""
+    if len(argv) >= 3 and argv[1] == "-m" and _same_file(argv[0], sys.executable):
+        return argv[2], list(argv[3:])
+    return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def interpreter_vars(env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in env.items()
+        if key.startswith("PYTHON") and key not in _IGNORED_PYTHON_VARS
+    }
+
+
+# -- the client side: a worker asking for a service ------------------------------------
+
+
+class PreloadedChild:
+    """A forked service, seen from the worker: the parts of ``subprocess.Popen`` we use."""
+
+    def __init__(self, sock: socket.socket, pid: int, args: Sequence[str]) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self.pid = pid
+        self.args = list(args)
+        self.returncode: int | None = None
+        # Watches the process itself in case the server goes away before reporting.
+        self._pidfd: int | None = None
+        with contextlib.suppress(OSError):
+            self._pidfd = os.pidfd_open(pid)
+
+    def poll(self) -> int | None:
+        self._wait(0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def _wait(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # The connection carries the exit status; if the server went away
+            # first, the pidfd still tells when the process ends (status unknown: 1).
+            fd = self._sock.fileno() if self._sock.fileno() >= 0 else self._pidfd
+            if fd is None:
+                self._set_returncode(1)
+                break
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
+                return False
+            if fd == self._pidfd:
+                self._set_returncode(1)
+            else:
+                self._read_status()
+        return True
+
+    def _read_status(self) -> None:
+        try:
+            chunk = self._sock.recv(4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._sock.close()  # the server went away: fall back on the pidfd
+            return
+        self._buffer += chunk
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            message = json.loads(line)
+            if "exit" in message:
+                self._set_returncode(int(message["exit"]))
+
+    def _set_returncode(self, code: int) -> None:
+        self.returncode = code
+        self._sock.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._sock.close()
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+
+
+def spawn(
+    address: str,
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    output_fd: int,
+    timeout: float = 30.0,
+) -> PreloadedChild:
+    """Ask the server at ``address`` to start ``argv``; raise PreloadUnavailable if it cannot."""
+    target = preloadable(argv)
+    if target is None:
+        raise PreloadUnavailable("the command is not '{python} -m module ...'")
+    module, args = target
+    request = json.dumps({"module": module, "args": args, "cwd": cwd, "env": dict(env)}).encode()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(address)
+        payload = _HEADER.pack(len(request)) + request
+        sent = socket.send_fds(sock, [payload], [output_fd])
+        sock.sendall(payload[sent:])
+        reply = _read_line(sock)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise PreloadUnavailable(f"preload server at {address}: {exc}") from None
+    if "pid" not in reply:
+        sock.close()
+        raise PreloadUnavailable(str(reply.get("refused", reply)))
+    sock.settimeout(None)
+    return PreloadedChild(sock, int(reply["pid"]), argv)
+
+
+def _read_line(sock: socket.socket) -> dict[str, Any]:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ValueError("closed the connection without answering")
+        data += chunk
+    return dict(json.loads(data))
+
+
+# -- the controller side: one server per run -------------------------------------------
+
+
+@dataclass
+class PreloadServer:
+    """The running server process, as the controller (or the benchmark) holds it."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @classmethod
+    def start(
+        cls,
+        address: str,
+        modules: Sequence[str],
+        *,
+        cwd: str,
+        env: Mapping[str, str],
+        log_path: Path,
+        timeout: float = 10.0,
+    ) -> PreloadServer:
+        """Start the server and wait until it listens (its imports go on in the background:
+        requests wait for them in the socket's backlog)."""
+        from .process import die_with_parent
+
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _SERVER_MAIN, address, *modules],
+                cwd=cwd,
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(address):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise PreloadUnavailable(
+                    f"the preload server did not start (exit {process.returncode}); see {log_path}"
+                )
+            time.sleep(0.002)
+        return cls(address, process, log_path)
+
+    @classmethod
+    def for_run(cls, config: HarnessConfig, env: Mapping[str, str]) -> PreloadServer | None:
+        """The run's server for every service's ``*_preload`` modules; None when there are none.
+
+        The socket lives in a short temporary folder (a Unix socket path is
+        limited to 108 bytes; the output folder may be deeper than that).
+        """
+        modules = config.preload_modules
+        if not modules:
+            return None
+        folder = tempfile.mkdtemp(prefix="stackwright-")
+        try:
+            return cls.start(
+                os.path.join(folder, "preload.sock"),
+                modules,
+                cwd=config.root,
+                env=env,
+                log_path=config.services_dir / "preload.log",
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.address)
+        folder = os.path.dirname(self.address)
+        if os.path.basename(folder).startswith("stackwright-"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- the server process ------------------------------------------------------------------
+
+
+@dataclass
+class _Start:
+    """What a forked child runs once the server's frames are gone."""
+
+    module: str
+    args: list[str]
+
+
+class _Server:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.owner = os.getpid()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(address)
+        self.listener.listen(64)
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        os.set_blocking(self.wakeup_w, False)
+        self.selector = selectors.DefaultSelector()
+        self.children: dict[int, socket.socket] = {}
+        self.stopping = False
+        self.interpreter = interpreter_vars(os.environ)
+
+    def run(self) -> _Start | None:
+        """Serve until SIGTERM; in a forked child, return what it must run."""
+        signal.set_wakeup_fd(self.wakeup_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ)
+        while not self.stopping:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.listener:
+                    start = self._accept()
+                    if start is not None:
+                        return start
+                else:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wakeup_r, 512)
+                    self._reap()
+        return None
+
+    def _stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def _accept(self) -> _Start | None:
+        conn, _ = self.listener.accept()
+        try:
+            request, fds = self._receive(conn)
+        except (OSError, ValueError) as exc:
+            print(f"preload: bad request: {exc}", flush=True)
+            conn.close()
+            return None
+        try:
+            refused = self._refusal(request)
+            if refused:
+                conn.sendall(json.dumps({"refused": refused}).encode() + b"\n")
+                conn.close()
+                return None
+            pid_bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            worker_pid = struct.unpack("3i", pid_bytes)[0]
+            try:
+                worker = os.pidfd_open(worker_pid)
+            except OSError:  # the worker is already gone
+                conn.close()
+                return None
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                return self._become_child(conn, fds[0], worker, request)
+            os.close(worker)
+            self.children[pid] = conn
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            return None
+        finally:
+            for fd in fds:
+                if os.getpid() == self.owner:
+                    os.close(fd)
+
+    @staticmethod
+    def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+        conn.settimeout(10)
+        data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 1)
+        if len(data) < _HEADER.size or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("expected a length, a JSON request and one file descriptor")
+        (length,) = _HEADER.unpack_from(data)
+        if length > _MAX_REQUEST:
+            raise ValueError(f"request of {length} bytes is too large")
+        body = data[_HEADER.size :]
+        while len(body) < length:
+            chunk = conn.recv(min(65536, length - len(body)))
+            if not chunk:
+                raise ValueError("request cut short")
+            body += chunk
+        conn.settimeout(None)
+        return dict(json.loads(body)), fds
+
+    def _refusal(self, request: Mapping[str, Any]) -> str | None:
+        wanted = interpreter_vars(request["env"])
+        if wanted != self.interpreter:
+            names = sorted(set(wanted.items()) ^ set(self.interpreter.items()))
+            return "interpreter variables differ from the preload server's: " + ", ".join(
+                sorted({key for key, _ in names})
+            )
+        if not os.path.isdir(request["cwd"]):
+            return f"working directory {request['cwd']} does not exist"
+        return None
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    code = os.waitstatus_to_exitcode(status)
+                    conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
+                conn.close()
+
+    def _become_child(
+        self, conn: socket.socket, output: int, worker: int, request: Mapping[str, Any]
+    ) -> _Start:
+        """In the forked child: drop the server's state and set up the service's process."""
+        os.setsid()
+        _set_process_name(request["module"])
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.selector.close()
+        self.listener.close()
+        conn.close()
+        for child_conn in self.children.values():
+            child_conn.close()
+        os.close(self.wakeup_r)
+        os.close(self.wakeup_w)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(devnull)
+        os.close(output)
+        threading.Thread(target=_die_with, args=(worker,), daemon=True).start()
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+        sys.path[0] = os.getcwd()  # what `python -m` puts first
+        return _Start(request["module"], list(request["args"]))
+
+
+def _set_process_name(name: str) -> None:
+    """Name the child after its module in ps -o comm and top (its cmdline stays the server's)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
+
+
+def _die_with(pidfd: int) -> None:  # pragma: no cover - runs in forked children
+    """The parent-death signal, for a process whose parent is not the worker."""
+    select.select([pidfd], [], [])
+    os.killpg(os.getpid(), signal.SIGKILL)
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) < 1:
+        print("usage: main([SOCKET, MODULE...])", file=sys.stderr)
+        return 2
+    address, modules = argv[0], argv[1:]
+    server = _Server(address)  # listen first: early requests wait in the backlog
+    started = time.perf_counter()
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except BaseException as exc:  # reported, then the server stops
+            print(f"preload: importing {module} failed: {exc!r}; stopping", flush=True)
+            os.unlink(address)
+            return 3
+    import gc
+
+    gc.freeze()  # keep the imported objects out of later collections (and shared pages)
+    print(
+        f"preload: imported {', '.join(modules)} in {time.perf_counter() - started:.2f}s; "
+        f"serving {address}",
+        flush=True,
+    )
+    start = server.run()
+    if start is None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(address)
+        return 0
+    sys.argv = [start.module, *start.args]
+    # As under `python -m`, the module runs as __main__, apart from any imported copy.
+    sys.modules.pop(start.module, None)
+    runpy.run_module(start.module, run_name="__main__", alter_sys=True)
+    return 0

@@ -1,0 +1,197 @@
+"""The preload server: forked services behave like `python -m` ones, and die with their worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.config import HarnessConfig, ServiceSpec
+from support.preload import PreloadServer, PreloadUnavailable, preloadable, spawn
+from support.process import ServiceProcess
+
+from .conftest import ROOT
+
+PROBE = "tests.harness.preload_probe"
+MARKER = "tests.harness.preload_marker"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
+    folder = tmp_path_factory.mktemp("preload")
+    server = PreloadServer.start(
+        str(folder / "p.sock"), [PROBE], cwd=str(ROOT), env=os.environ, log_path=folder / "log"
+    )
+    yield server
+    server.stop()
+
+
+def _spawn(server: PreloadServer, *args: str, cwd: Path, **env: str) -> tuple[int, str, int]:
+    """Start the probe through the server; (pid, output, exit code)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        child = spawn(
+            server.address,
+            [sys.executable, "-m", PROBE, *args],
+            cwd=str(cwd),
+            env={**os.environ, **env},
+            output_fd=write_fd,
+        )
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as output:
+        text = output.read().decode()
+    return child.pid, text, child.wait(10)
+
+
+def test_a_forked_service_looks_like_python_dash_m(server: PreloadServer, tmp_path: Path) -> None:
+    pid, output, code = _spawn(server, "report", "7", cwd=tmp_path, PROBE_VAR="from the request")
+    assert code == 7
+    report = json.loads(output.splitlines()[0])
+    assert report["pid"] == pid != os.getpid()
+    assert report["argv"][1:] == ["report", "7"]
+    assert report["argv"][0].endswith("preload_probe.py")
+    assert report["cwd"] == report["path0"] == str(tmp_path)
+    assert report["probe_var"] == "from the request"
+    assert report["session_leader"] is True  # its own process group, stopped as one
+    assert report["stdin"] == ""
+    # imported once, in the server: not again in the service
+    assert report["marker_imported_in"] == server.process.pid
+    assert "to stderr" in output  # stdout and stderr both reach the worker's pipe
+
+
+def test_each_start_is_a_new_process_with_its_own_exit_code(
+    server: PreloadServer, tmp_path: Path
+) -> None:
+    first = _spawn(server, "report", "0", cwd=tmp_path)
+    second = _spawn(server, "report", "3", cwd=tmp_path)
+    assert first[0] != second[0]
+    assert (first[2], second[2]) == (0, 3)
+
+
+def test_interpreter_variables_are_applied_or_refused(
+    server: PreloadServer, tmp_path: Path
+) -> None:
+    _, output, _ = _spawn(server, "report", "0", cwd=tmp_path, PYTHONDONTWRITEBYTECODE="1")
+    assert json.loads(output.splitlines()[0])["dont_write_bytecode"] is True
+    with pytest.raises(PreloadUnavailable, match="PYTHONPATH"):
+        _spawn(server, "report", "0", cwd=tmp_path, PYTHONPATH="/elsewhere")
+
+
+def test_only_python_dash_m_commands_are_preloadable() -> None:
+    assert preloadable([sys.executable, "-m", "app.gateway", "--x"]) == ("app.gateway", ["--x"])
+    assert preloadable([sys.executable, "script.py"]) is None
+    assert preloadable(["node", "-m", "x"]) is None
+    assert preloadable(["/usr/bin/env", "-m", "x"]) is None
+
+
+def _service(tmp_path: Path, address: str | None, *args: str) -> ServiceProcess:
+    return ServiceProcess(
+        "backend",
+        [sys.executable, "-m", PROBE, *args],
+        log_path=tmp_path / "backend.log",
+        cwd=tmp_path,
+        env=dict(os.environ),
+        preload=address,
+    )
+
+
+def test_stop_sends_sigterm_to_the_forked_group(server: PreloadServer, tmp_path: Path) -> None:
+    process = _service(tmp_path, server.address, "sleep").start()
+    assert process.preloaded
+    deadline = time.monotonic() + 10
+    while "pid" not in process.log_path.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert process.stop(grace=5) == -signal.SIGTERM
+    assert not _alive(process.pid or 0)
+
+
+def test_without_a_server_the_service_starts_with_exec(tmp_path: Path) -> None:
+    process = _service(tmp_path, str(tmp_path / "missing.sock"), "report", "5").start()
+    assert process.popen is not None and process.popen.wait(10) == 5
+    process.wait_drained()
+    log = process.log_path.read_text()
+    assert not process.preloaded
+    assert "[harness] started with exec instead of the preload server" in log
+    assert json.loads(log.splitlines()[1])["marker_imported_in"] == process.pid
+
+
+def test_a_failed_preload_import_leaves_exec_working(tmp_path: Path) -> None:
+    address = str(tmp_path / "p.sock")
+    try:  # it fails at once, or right after it started listening
+        server = PreloadServer.start(
+            address,
+            ["no_such_module_xyz"],
+            cwd=str(ROOT),
+            env=os.environ,
+            log_path=tmp_path / "preload.log",
+        )
+    except PreloadUnavailable as exc:
+        assert f"see {tmp_path / 'preload.log'}" in str(exc)
+    else:
+        assert server.process.wait(10) == 3
+    assert "importing no_such_module_xyz failed" in (tmp_path / "preload.log").read_text()
+    process = _service(tmp_path, address, "report", "0").start()
+    assert process.popen is not None and process.popen.wait(10) == 0
+    assert not process.preloaded
+
+
+WORKER = """
+import json, os, sys
+from support.preload import spawn
+child = spawn(sys.argv[1], [sys.executable, "-m", "tests.harness.preload_probe", "sleep"],
+              cwd=os.getcwd(), env=dict(os.environ), output_fd=1)
+print(json.dumps({"child": child.pid}), flush=True)
+child.wait()
+"""
+
+
+def test_a_forked_service_dies_with_the_worker_that_asked(
+    server: PreloadServer, tmp_path: Path
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", WORKER, server.address],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as worker:
+        assert worker.stdout is not None
+        lines = [worker.stdout.readline(), worker.stdout.readline()]
+        child = next(json.loads(line)["child"] for line in lines if "child" in line)
+        assert _alive(child)
+        worker.kill()
+    deadline = time.monotonic() + 3
+    while _alive(child):
+        assert time.monotonic() < deadline, "the forked service outlived its worker"
+        time.sleep(0.02)
+
+
+def test_server_for_run_imports_every_services_modules(tmp_path: Path) -> None:
+    spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(PROBE, MARKER))
+    other = ServiceSpec("gateway", "{python} -m " + PROBE, preload=(MARKER,))
+    config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec, other))
+    assert config.preload_modules == [PROBE, MARKER]
+    assert PreloadServer.for_run(config.with_run(preload=False), os.environ) is None
+    server = PreloadServer.for_run(config, os.environ)
+    assert server is not None
+    try:
+        assert len(server.address) < 100 and os.path.exists(server.address)
+    finally:
+        server.stop()
+    assert not os.path.exists(os.path.dirname(server.address))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
