@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import signal
-import ssl
 import sys
-from typing import Any
 
+from . import loader
 from .config import Config, ConfigError
 from .log import Logger
 
 
-def _import_aiohttp(*, needs_tls: bool) -> None:
-    """Import aiohttp, skipping its import-time load of the system CA bundle unless needed.
-
-    aiohttp builds two verified SSL contexts when imported, reading the CA
-    bundle twice: about 0.1 s of CPU, a third of the gateway's start. The
-    gateway's only client requests go to CALLBACK_URL, so the contexts are
-    used only when that URL is https: then they load as usual.
-    """
-    if needs_tls:
-        import aiohttp.web
-
-        return
-    real = ssl.SSLContext.set_default_verify_paths
-
-    def skip(_context: Any) -> None:
-        return None
-
-    ssl.SSLContext.set_default_verify_paths = skip  # type: ignore[method-assign,assignment]
-    try:
-        import aiohttp.web  # noqa: F401
-    finally:
-        ssl.SSLContext.set_default_verify_paths = real  # type: ignore[method-assign]
-
-
 async def serve(config: Config, logger: Logger) -> int:
+    import asyncio
+
     from aiohttp import web
 
     from .server import Gateway, create_app
@@ -73,6 +49,10 @@ async def serve(config: Config, logger: Logger) -> int:
     return 0
 
 
+def _tls(config: Config) -> bool:
+    return (config.callback_url or "").lower().startswith("https:")
+
+
 def main() -> int:
     gc.disable()  # start-up is mostly imports; collecting during them is wasted work
     try:
@@ -80,8 +60,10 @@ def main() -> int:
     except ConfigError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    _import_aiohttp(needs_tls=(config.callback_url or "").lower().startswith("https:"))
+    loader.import_server(tls=_tls(config))
     gc.enable()
+    import asyncio  # after the loader: it decides whether asyncio gets ssl
+
     return asyncio.run(serve(config, Logger(config.log_level)))
 
 

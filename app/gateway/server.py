@@ -7,11 +7,16 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import web
+from aiohttp.client_exceptions import ClientError
 
+from . import loader
 from .config import Config
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession
 from .log import Logger
 from .wire import HEARTBEAT, READY, Send, SendRejected, parse_send, rejected_event
 
@@ -88,6 +93,10 @@ class Gateway:
     @property
     def session(self) -> ClientSession:
         if self._session is None:
+            # aiohttp's client loads at the first callback, not before listening (loader.py).
+            loader.complete()
+            from aiohttp import ClientSession, ClientTimeout, TCPConnector
+
             self._session = ClientSession(
                 connector=TCPConnector(limit=0, ttl_dns_cache=None),
                 timeout=ClientTimeout(total=self.config.callback_timeout),
