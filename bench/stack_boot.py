@@ -1,8 +1,10 @@
-"""Stack boot per worker (parallel vs one service after the other), template build, reset."""
+"""Stack boot per worker (preloaded, exec, one service after the other), template, reset."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 import time
 
@@ -10,6 +12,7 @@ import requests
 
 from support.config import HarnessConfig
 from support.database import build_template
+from support.preload import PreloadServer, spawn
 from support.stack import Stack, StartReport
 
 from .common import Figure, median, suite_config
@@ -42,17 +45,30 @@ def _boot_round(config: HarnessConfig, workers: int, *, sequential: bool) -> lis
     return reports
 
 
-def boot_figures(config: HarnessConfig) -> list[Figure]:
+#: The ways a stack is started, interleaved round by round so machine drift hits all alike.
+VARIANTS = {
+    "preload": "parallel, Python services forked by the preload server (the default)",
+    "exec": "parallel, every service started with exec (PLAYWRIGHT_PRELOAD=false)",
+    "sequential": "one service after the other with exec, as the TypeScript harness did",
+}
+
+
+def boot_figures(config: HarnessConfig, preloaded: HarnessConfig) -> list[Figure]:
     figures = []
     targets = {1: 0.8, 2: 1.2}
+    configs = {"preload": preloaded, "exec": config, "sequential": config}
     for workers in (1, 2):
-        results: dict[bool, list[StartReport]] = {False: [], True: []}
+        results: dict[str, list[StartReport]] = {variant: [] for variant in VARIANTS}
         for _ in range(BOOTS):
-            for sequential in (False, True):  # interleaved, so drift hits both alike
-                results[sequential].extend(_boot_round(config, workers, sequential=sequential))
+            for variant in VARIANTS:
+                results[variant].extend(
+                    _boot_round(configs[variant], workers, sequential=variant == "sequential")
+                )
         label = f"{workers} worker{'s' if workers > 1 else ''} booting at once"
-        parallel = [r.total for r in results[False]]
-        serial = [r.total for r in results[True]]
+        parallel = [r.total for r in results["preload"]]
+        assert all(r.preloaded == {"backend", "gateway"} for r in results["preload"]), (
+            "the preload server did not start the Python services"
+        )
         figures.append(
             Figure(
                 "stack boot", f"ready, median ({label})", median(parallel), "s", targets[workers]
@@ -60,7 +76,7 @@ def boot_figures(config: HarnessConfig) -> list[Figure]:
         )
         figures.append(Figure("stack boot", f"ready, max ({label})", max(parallel), "s"))
         for service in SERVICES:
-            values = [r.services[service] for r in results[False]]
+            values = [r.services[service] for r in results["preload"]]
             figures.append(
                 Figure(
                     "stack boot",
@@ -70,24 +86,56 @@ def boot_figures(config: HarnessConfig) -> list[Figure]:
                     note=f"max {max(values):.2f} s",
                 )
             )
-        figures.append(
-            Figure(
-                "stack boot",
-                f"one service after the other, median ({label})",
-                median(serial),
-                "s",
-                note=f"max {max(serial):.2f} s; as the TypeScript harness started them",
+        for variant in ("exec", "sequential"):
+            totals = [r.total for r in results[variant]]
+            figures.append(
+                Figure(
+                    "stack boot",
+                    f"ready, median, {variant} ({label})",
+                    median(totals),
+                    "s",
+                    note=f"{VARIANTS[variant]}; max {max(totals):.2f} s",
+                )
             )
-        )
         figures.append(
             Figure(
                 "stack boot",
-                f"sequential / parallel ({label})",
-                median(serial) / median(parallel),
+                f"sequential exec / default ({label})",
+                median([r.total for r in results["sequential"]]) / median(parallel),
                 "x",
             )
         )
     return figures
+
+
+def preload_figures(config: HarnessConfig) -> tuple[PreloadServer, list[Figure]]:
+    """Start the run's preload server, as the controller does; time until it can fork."""
+    started = time.perf_counter()
+    server = PreloadServer.for_run(config, os.environ)
+    assert server is not None, "playwright.ini names no *_preload modules"
+    # A request waits in the backlog until the imports are done: time one.
+    read_fd, write_fd = os.pipe()
+    try:
+        child = spawn(
+            server.address,
+            [sys.executable, "-m", "json.tool", "--help"],
+            cwd=config.root,
+            env=os.environ,
+            output_fd=write_fd,
+        )
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+    child.wait(30)
+    seconds = time.perf_counter() - started
+    figure = Figure(
+        "stack boot",
+        "preload server ready to fork (once per run, beside the template build)",
+        seconds,
+        "s",
+        note=", ".join(config.preload_modules),
+    )
+    return server, [figure]
 
 
 def template_figures(config: HarnessConfig) -> list[Figure]:
@@ -136,4 +184,12 @@ def run() -> list[Figure]:
     config = suite_config()
     shutil.rmtree(config.services_dir, ignore_errors=True)
     build_template(config)
-    return [*boot_figures(config), *template_figures(config), *reset_figures(config)]
+    server, figures = preload_figures(config)
+    try:
+        preloaded = config.with_run(preload_address=server.address)
+        figures += boot_figures(config, preloaded)
+        figures += template_figures(config)
+        figures += reset_figures(preloaded)
+    finally:
+        server.stop()
+    return figures
