@@ -15,7 +15,8 @@ from support.config import SERVICE_KEYS, SERVICE_NAMES, HarnessConfig, Sources, 
 from support.ports import choose_run_base
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / "test-results" / ".bench"
+# Not under test-results/: pytest-playwright empties that folder when any pytest run starts.
+WORK = ROOT / "bench" / ".work"
 
 
 def suite_config(output: Path = WORK, **env: str) -> HarnessConfig:

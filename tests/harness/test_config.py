@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from support.config import HarnessConfig, ServiceSpec, Sources, resolve_config
+from support.config import (
+    SERVICE_CMD_ENV,
+    SETTINGS,
+    STREAM_ENV,
+    HarnessConfig,
+    ServiceSpec,
+    Sources,
+    resolve_config,
+)
 from support.errors import ConfigError
 
 INI: dict[str, Any] = {
@@ -160,3 +168,12 @@ def test_round_trip_through_plain_data() -> None:
         backend_preload="app.backend.factory",
     ).with_run(port_base=20000, preload_address="/tmp/p.sock")
     assert HarnessConfig.from_dict(config.to_dict()) == config
+
+
+def test_every_variable_is_documented() -> None:
+    root = Path(__file__).resolve().parents[2]
+    example = (root / ".env.test.example").read_text()
+    readme = (root / "README.md").read_text()
+    names = [s.env for s in SETTINGS if s.env] + list(SERVICE_CMD_ENV.values())
+    assert [name for name in names if name not in readme] == []
+    assert [name for name in [*names, *STREAM_ENV.values()] if name not in example] == []
