@@ -183,7 +183,8 @@ def spawn(
         sock.connect(address)
         payload = _HEADER.pack(len(request)) + request
         sent = socket.send_fds(sock, [payload], [output_fd])
-        sock.sendall(payload[sent:])
+        if sent < len(payload):
+            sock.sendall(payload[sent:])
         reply = _read_line(sock)
     except (OSError, ValueError) as exc:
         sock.close()
