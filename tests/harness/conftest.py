@@ -17,6 +17,15 @@ FAKE_MODULE = "tests.harness.fake_service"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie is as good as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def fake_spec(
     name: str,
     mode: str = "ready",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, FAKE_MODULE
+from .conftest import FAKE, FAKE_MODULE, alive
 
 pytest_plugins = ["pytester"]
 
@@ -331,8 +331,8 @@ def test_block(n, stack, worker_id):
         os.kill(run.pid, signal.SIGKILL)
         run.wait(5)
         time.sleep(3)
-        alive = [pid for pid in pids if _alive(pid)]
-        assert alive == [], f"service processes survived a kill -9 of the run: {alive}"
+        survivors = [pid for pid in pids if alive(pid)]
+        assert survivors == [], f"service processes survived a kill -9 of the run: {survivors}"
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
@@ -360,11 +360,3 @@ def _preload_servers(cwd: Path) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -17,7 +17,7 @@ from support.config import HarnessConfig, ServiceSpec
 from support.preload import PreloadServer, PreloadUnavailable, preloadable, spawn
 from support.process import ServiceProcess
 
-from .conftest import ROOT
+from .conftest import ROOT, alive
 
 PROBE = "tests.harness.preload_probe"
 MARKER = "tests.harness.preload_marker"
@@ -111,7 +111,7 @@ def test_stop_sends_sigterm_to_the_forked_group(server: PreloadServer, tmp_path:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert process.stop(grace=5) == -signal.SIGTERM
-    assert not _alive(process.pid or 0)
+    assert not alive(process.pid or 0)
 
 
 def test_without_a_server_the_service_starts_with_exec(tmp_path: Path) -> None:
@@ -166,10 +166,10 @@ def test_a_forked_service_dies_with_the_worker_that_asked(
         assert worker.stdout is not None
         lines = [worker.stdout.readline(), worker.stdout.readline()]
         child = next(json.loads(line)["child"] for line in lines if "child" in line)
-        assert _alive(child)
+        assert alive(child)
         worker.kill()
     deadline = time.monotonic() + 3
-    while _alive(child):
+    while alive(child):
         assert time.monotonic() < deadline, "the forked service outlived its worker"
         time.sleep(0.02)
 
@@ -187,11 +187,3 @@ def test_server_for_run_imports_every_services_modules(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not os.path.exists(os.path.dirname(server.address))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -17,18 +17,9 @@ from support.process import ServiceProcess
 from support.readiness import http_status
 from support.stack import Stack
 
-from .conftest import FAKE, fake_spec
+from .conftest import FAKE, alive, fake_spec
 
 MakeConfig = Callable[..., HarnessConfig]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is as good as gone
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, launch: str) -> None:
@@ -49,7 +40,7 @@ def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, la
     assert "backend starting" in backend_log
     # each service saw every URL, so all were chosen before anything started
     assert f"FAKE_URLS={stack.backend_url} {stack.gateway_url} {stack.frontend_url}" in backend_log
-    assert not any(_alive(pid) for pid in pids if pid)
+    assert not any(alive(pid) for pid in pids if pid)
 
 
 def test_environment_of_the_worker_is_not_touched(make_config: MakeConfig) -> None:
@@ -86,7 +77,7 @@ def test_readiness_timeout_names_url_limit_and_last_answer(make_config: MakeConf
     assert "gave no 2xx from GET http://127.0.0.1:" in text and "/ready within 0.5 s" in text
     assert "the process is still running" in text
     assert "raise --service-timeout" in text
-    assert error.pid is not None and not _alive(error.pid)
+    assert error.pid is not None and not alive(error.pid)
 
 
 def test_a_megabyte_before_ready_does_not_block(make_config: MakeConfig) -> None:
