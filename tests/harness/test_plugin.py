@@ -360,3 +360,26 @@ def _preload_servers(cwd: Path) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_a_failed_template_build_stops_the_run_and_its_preload_server(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    pytester.makefile(
+        ".ini",
+        pytest=_ini(
+            extra="template_db_cmd = {python} -c \"import sys; sys.exit('seed broke')\"\n",
+            preload=True,
+        ),
+    )
+    pytester.makepyfile(test_x="def test_a(stack): pass\n")
+    scratch = tmp_path / "tmp"  # where the preload server's socket folder goes
+    scratch.mkdir()
+    pytester._monkeypatch.setenv("TMPDIR", str(scratch))  # type: ignore[attr-defined]
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*building the template database failed with exit code 1*", "*seed broke*"]
+    )
+    assert _preload_servers(pytester.path) == []
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("stackwright-")] == []
