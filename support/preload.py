@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,30 +353,48 @@ class _Server:
             conn.close()
             return None
         try:
-            refused = self._refusal(request)
-            if refused:
-                conn.sendall(json.dumps({"refused": refused}).encode() + b"\n")
-                conn.close()
-                return None
-            pid_bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-            worker_pid = struct.unpack("3i", pid_bytes)[0]
-            try:
-                worker = os.pidfd_open(worker_pid)
-            except OSError:  # the worker is already gone
-                conn.close()
-                return None
-            sys.stdout.flush()
-            pid = os.fork()
-            if pid == 0:
-                return self._become_child(conn, fds[0], worker, request)
-            os.close(worker)
-            self.children[pid] = conn
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+            return self._fork(conn, fds[0], request)
+        except Exception as exc:  # one bad request or failed fork never stops the server
+            print(f"preload: cannot start {request.get('module')!r}: {exc!r}", flush=True)
+            with contextlib.suppress(OSError):
+                refusal = {"refused": f"the preload server could not start it: {exc!r}"}
+                conn.sendall(json.dumps(refusal).encode() + b"\n")
+            conn.close()
             return None
         finally:
-            for fd in fds:
-                if os.getpid() == self.owner:
+            if os.getpid() == self.owner:
+                for fd in fds:
                     os.close(fd)
+
+    def _fork(self, conn: socket.socket, output: int, request: Mapping[str, Any]) -> _Start | None:
+        refused = self._refusal(request)
+        if refused:
+            conn.sendall(json.dumps({"refused": refused}).encode() + b"\n")
+            conn.close()
+            return None
+        pid_bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        worker_pid = struct.unpack("3i", pid_bytes)[0]
+        try:
+            worker = os.pidfd_open(worker_pid)
+        except ProcessLookupError:  # the worker is already gone
+            conn.close()
+            return None
+        sys.stdout.flush()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(worker)
+            raise
+        if pid == 0:
+            try:
+                return self._become_child(conn, output, worker, request)
+            except BaseException:  # never fall back into the server's loop
+                traceback.print_exc()
+                os._exit(127)
+        os.close(worker)
+        self.children[pid] = conn
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        return None
 
     @staticmethod
     def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -385,17 +404,24 @@ class _Server:
             for fd in fds:
                 os.close(fd)
             raise ValueError("expected a length, a JSON request and one file descriptor")
-        (length,) = _HEADER.unpack_from(data)
-        if length > _MAX_REQUEST:
-            raise ValueError(f"request of {length} bytes is too large")
-        body = data[_HEADER.size :]
-        while len(body) < length:
-            chunk = conn.recv(min(65536, length - len(body)))
-            if not chunk:
-                raise ValueError("request cut short")
-            body += chunk
-        conn.settimeout(None)
-        return dict(json.loads(body)), fds
+        try:
+            (length,) = _HEADER.unpack_from(data)
+            if length > _MAX_REQUEST:
+                raise ValueError(f"request of {length} bytes is too large")
+            body = data[_HEADER.size :]
+            while len(body) < length:
+                chunk = conn.recv(min(65536, length - len(body)))
+                if not chunk:
+                    raise ValueError("request cut short")
+                body += chunk
+            conn.settimeout(None)
+            request = json.loads(body)
+            if not isinstance(request, dict):
+                raise ValueError("the request is not a JSON object")
+        except BaseException:
+            os.close(fds[0])
+            raise
+        return request, fds
 
     def _refusal(self, request: Mapping[str, Any]) -> str | None:
         wanted = interpreter_vars(request["env"])

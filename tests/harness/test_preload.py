@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -83,6 +85,23 @@ def test_interpreter_variables_are_applied_or_refused(
     assert json.loads(output.splitlines()[0])["dont_write_bytecode"] is True
     with pytest.raises(PreloadUnavailable, match="PYTHONPATH"):
         _spawn(server, "report", "0", cwd=tmp_path, PYTHONPATH="/elsewhere")
+
+
+def test_bad_requests_are_refused_and_the_server_keeps_serving(
+    server: PreloadServer, tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_UNIX) as raw:  # no length, no descriptor
+        raw.connect(server.address)
+        raw.sendall(b"nonsense")
+        assert raw.recv(100) == b""
+    body = b'{"module": "x"}'  # a descriptor, but no env, cwd or args
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(server.address)
+        socket.send_fds(raw, [struct.pack("!I", len(body)) + body], [1])
+        assert b"could not start it" in raw.recv(1000)
+    assert _spawn(server, "report", "4", cwd=tmp_path)[2] == 4
+    log = server.log_path.read_text()
+    assert "preload: bad request" in log and "preload: cannot start 'x'" in log
 
 
 def test_only_python_dash_m_commands_are_preloadable() -> None:
