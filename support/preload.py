@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -250,11 +251,11 @@ class PreloadServer:
         deadline = time.monotonic() + timeout
         while not os.path.exists(address):
             if process.poll() is not None or time.monotonic() > deadline:
+                code = process.poll()
                 process.kill()
                 process.wait()
-                raise PreloadUnavailable(
-                    f"the preload server did not start (exit {process.returncode}); see {log_path}"
-                )
+                what = f"did not listen within {timeout:g} s" if code is None else _exited(code)
+                raise PreloadUnavailable(f"preload server {what}; see {log_path}")
             time.sleep(0.002)
         return cls(address, process, log_path)
 
@@ -281,6 +282,13 @@ class PreloadServer:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
+    def failure(self) -> str | None:
+        """Why the server stopped on its own (say, a preload import failed); None if it did not."""
+        code = self.process.poll()
+        if code is None or code == 0:
+            return None
+        return f"preload server {_exited(code)}; see {self.log_path}"
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -294,6 +302,10 @@ class PreloadServer:
         folder = os.path.dirname(self.address)
         if os.path.basename(folder).startswith("stackwright-"):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _exited(code: int) -> str:
+    return f"exited with code {code}"
 
 
 # -- the server process ------------------------------------------------------------------
@@ -424,12 +436,12 @@ class _Server:
         return request, fds
 
     def _refusal(self, request: Mapping[str, Any]) -> str | None:
-        wanted = interpreter_vars(request["env"])
-        if wanted != self.interpreter:
-            names = sorted(set(wanted.items()) ^ set(self.interpreter.items()))
-            return "interpreter variables differ from the preload server's: " + ", ".join(
-                sorted({key for key, _ in names})
-            )
+        wanted, have = interpreter_vars(request["env"]), self.interpreter
+        differ = sorted(
+            key for key in wanted.keys() | have.keys() if wanted.get(key) != have.get(key)
+        )
+        if differ:
+            return "interpreter variables differ from the preload server's: " + ", ".join(differ)
         if not os.path.isdir(request["cwd"]):
             return f"working directory {request['cwd']} does not exist"
         return None
@@ -508,8 +520,6 @@ def main(argv: Sequence[str]) -> int:
             print(f"preload: importing {module} failed: {exc!r}; stopping", flush=True)
             os.unlink(address)
             return 3
-    import gc
-
     gc.freeze()  # keep the imported objects out of later collections (and shared pages)
     print(
         f"preload: imported {', '.join(modules)} in {time.perf_counter() - started:.2f}s; "

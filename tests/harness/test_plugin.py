@@ -383,3 +383,20 @@ def test_a_failed_template_build_stops_the_run_and_its_preload_server(
     )
     assert _preload_servers(pytester.path) == []
     assert [p.name for p in scratch.iterdir() if p.name.startswith("stackwright-")] == []
+
+
+def test_a_failed_preload_import_is_reported_and_services_start_with_exec(
+    pytester: pytest.Pytester,
+) -> None:
+    ini = _ini(preload=True).replace(
+        f"backend_preload = {FAKE_MODULE}", "backend_preload = no_such_module_xyz"
+    )
+    pytester.makefile(".ini", pytest=ini)
+    pytester.makepyfile(test_x="def test_a(stack): pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    # whether it died before or after it listened, the run says so once
+    result.stdout.fnmatch_lines(
+        ["preload server exited with code 3; see *preload.log; services started with exec"]
+    )
+    assert " preloaded" not in result.stdout.str()

@@ -154,9 +154,10 @@ def test_a_failed_preload_import_leaves_exec_working(tmp_path: Path) -> None:
             log_path=tmp_path / "preload.log",
         )
     except PreloadUnavailable as exc:
-        assert f"see {tmp_path / 'preload.log'}" in str(exc)
+        assert str(exc) == f"preload server exited with code 3; see {tmp_path / 'preload.log'}"
     else:
         assert server.process.wait(10) == 3
+        assert server.failure() == f"preload server exited with code 3; see {server.log_path}"
     assert "importing no_such_module_xyz failed" in (tmp_path / "preload.log").read_text()
     process = _service(tmp_path, address, "report", "0").start()
     assert process.popen is not None and process.popen.wait(10) == 0
