@@ -59,6 +59,8 @@ if TYPE_CHECKING:
 _IGNORED_PYTHON_VARS = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
 _HEADER = struct.Struct("!I")
 _MAX_REQUEST = 4 * 1024 * 1024
+_MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, with the terminating NUL
+_TEMP_PREFIX = "stackwright-"
 _PR_SET_NAME = 15
 _SERVER_MAIN = "import sys; from support.preload import main; sys.exit(main(sys.argv[1:]))"
 
@@ -263,23 +265,28 @@ class PreloadServer:
     def for_run(cls, config: HarnessConfig, env: Mapping[str, str]) -> PreloadServer | None:
         """The run's server for every service's ``*_preload`` modules; None when there are none.
 
-        The socket lives in a short temporary folder (a Unix socket path is
-        limited to 108 bytes; the output folder may be deeper than that).
+        The socket sits beside the run's other files, where the next run clears
+        it even after a ``kill -9``. A Unix socket path is limited to 108 bytes,
+        so a deeper output folder gets a short temporary folder instead.
         """
         modules = config.preload_modules
         if not modules:
             return None
-        folder = tempfile.mkdtemp(prefix="stackwright-")
+        address, folder = str(config.services_dir / "preload.sock"), None
+        if len(address.encode()) > _MAX_SOCKET_PATH:
+            folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)
+            address = os.path.join(folder, "preload.sock")
         try:
             return cls.start(
-                os.path.join(folder, "preload.sock"),
+                address,
                 modules,
                 cwd=config.root,
                 env=env,
                 log_path=config.services_dir / "preload.log",
             )
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
             raise
 
     def failure(self) -> str | None:
@@ -300,7 +307,7 @@ class PreloadServer:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.address)
         folder = os.path.dirname(self.address)
-        if os.path.basename(folder).startswith("stackwright-"):
+        if os.path.basename(folder).startswith(_TEMP_PREFIX):
             shutil.rmtree(folder, ignore_errors=True)
 
 

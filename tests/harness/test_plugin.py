@@ -307,7 +307,8 @@ def test_block(n, stack, worker_id):
     )
     markers = tmp_path / "markers"
     markers.mkdir()
-    env = {**os.environ, "MARKERS": str(markers)}
+    # a preload socket in a short temporary folder stays behind a kill -9: keep it here
+    env = {**os.environ, "MARKERS": str(markers), "TMPDIR": str(tmp_path)}
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider"],
         cwd=project.path,

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,8 +203,24 @@ def test_server_for_run_imports_every_services_modules(tmp_path: Path) -> None:
     assert PreloadServer.for_run(config.with_run(preload=False), os.environ) is None
     server = PreloadServer.for_run(config, os.environ)
     assert server is not None
-    try:
-        assert len(server.address) < 100 and os.path.exists(server.address)
+    try:  # beside the run's files, which the next run clears
+        assert server.address == str(config.services_dir / "preload.sock")
+        assert os.path.exists(server.address)
     finally:
         server.stop()
-    assert not os.path.exists(os.path.dirname(server.address))
+    assert not os.path.exists(server.address)
+
+
+def test_a_deep_output_folder_gets_a_short_socket_path(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)
+    spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(MARKER,))
+    config = HarnessConfig(root=str(ROOT), output_dir=str(deep), services=(spec,))
+    server = PreloadServer.for_run(config, os.environ)
+    assert server is not None
+    folder = Path(server.address).parent
+    try:
+        assert folder.parent == Path(tempfile.gettempdir()) and len(server.address) < 108
+        assert (deep / ".services" / "preload.log").exists()
+    finally:
+        server.stop()
+    assert not folder.exists()
