@@ -97,9 +97,10 @@ def interpreter_vars(env: Mapping[str, str]) -> dict[str, str]:
 class PreloadedChild:
     """A forked service, seen from the worker: the parts of ``subprocess.Popen`` we use."""
 
-    def __init__(self, sock: socket.socket, pid: int, args: Sequence[str]) -> None:
+    def __init__(
+        self, sock: socket.socket, pid: int, args: Sequence[str], received: bytes = b""
+    ) -> None:
         self._sock = sock
-        self._buffer = b""
         self.pid = pid
         self.args = list(args)
         self.returncode: int | None = None
@@ -107,6 +108,9 @@ class PreloadedChild:
         self._pidfd: int | None = None
         with contextlib.suppress(OSError):
             self._pidfd = os.pidfd_open(pid)
+        # What arrived with the pid: a child that exits at once has its status here.
+        self._buffer = received
+        self._take_messages()
 
     def poll(self) -> int | None:
         self._wait(0.0)
@@ -146,7 +150,10 @@ class PreloadedChild:
             self._sock.close()  # the server went away: fall back on the pidfd
             return
         self._buffer += chunk
-        while b"\n" in self._buffer:
+        self._take_messages()
+
+    def _take_messages(self) -> None:
+        while b"\n" in self._buffer and self.returncode is None:
             line, self._buffer = self._buffer.split(b"\n", 1)
             message = json.loads(line)
             if "exit" in message:
@@ -189,7 +196,7 @@ def spawn(
         sent = socket.send_fds(sock, [payload], [output_fd])
         if sent < len(payload):
             sock.sendall(payload[sent:])
-        reply = _read_line(sock)
+        reply, rest = _read_message(sock)
     except (OSError, ValueError) as exc:
         sock.close()
         raise PreloadUnavailable(f"preload server at {address}: {exc}") from None
@@ -197,17 +204,19 @@ def spawn(
         sock.close()
         raise PreloadUnavailable(str(reply.get("refused", reply)))
     sock.settimeout(None)
-    return PreloadedChild(sock, int(reply["pid"]), argv)
+    return PreloadedChild(sock, int(reply["pid"]), argv, rest)
 
 
-def _read_line(sock: socket.socket) -> dict[str, Any]:
+def _read_message(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
+    """The first JSON line from the server, and whatever came after it."""
     data = b""
-    while not data.endswith(b"\n"):
+    while b"\n" not in data:
         chunk = sock.recv(4096)
         if not chunk:
             raise ValueError("closed the connection without answering")
         data += chunk
-    return dict(json.loads(data))
+    line, rest = data.split(b"\n", 1)
+    return dict(json.loads(line)), rest
 
 
 # -- the controller side: one server per run -------------------------------------------

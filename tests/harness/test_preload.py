@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,30 @@ def test_bad_requests_are_refused_and_the_server_keeps_serving(
     assert _spawn(server, "report", "4", cwd=tmp_path)[2] == 4
     log = server.log_path.read_text()
     assert "preload: bad request" in log and "preload: cannot start 'x'" in log
+
+
+def test_a_status_that_arrives_with_the_pid_is_not_lost(tmp_path: Path) -> None:
+    """A child that exits at once: its pid and exit status come in one read."""
+    address = str(tmp_path / "s.sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(address)
+        listener.listen(1)
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                _, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+                for fd in fds:
+                    os.close(fd)
+                conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b'\n{"exit": 5}\n')
+
+        server = threading.Thread(target=answer)
+        server.start()
+        child = spawn(
+            address, [sys.executable, "-m", PROBE], cwd=str(tmp_path), env={}, output_fd=1
+        )
+        server.join()
+    assert child.poll() == 5
 
 
 def test_only_python_dash_m_commands_are_preloadable() -> None:
