@@ -64,13 +64,17 @@ class ServiceProcess:
         #: Address of the run's preload server, tried first for ``{python} -m`` commands.
         self.preload = preload
         self.preload_timeout = preload_timeout
-        self.preloaded = False
         self.popen: Child | None = None
         self._output: BinaryIO | None = None
         self._reader: threading.Thread | None = None
         self._log_lock = threading.Lock()
         self._eof = False
         self.started_at = 0.0
+
+    @property
+    def preloaded(self) -> bool:
+        """Whether the preload server forked this process (rather than exec)."""
+        return isinstance(self.popen, preload.PreloadedChild)
 
     @property
     def pid(self) -> int | None:
@@ -116,7 +120,6 @@ class ServiceProcess:
                 f"[harness] started with exec instead of the preload server: {exc}\n".encode()
             )
             return None
-        self.preloaded = True
         return child
 
     def _spawn(self, output_fd: int) -> subprocess.Popen[bytes]:

@@ -14,11 +14,11 @@ from aiohttp.client_exceptions import ClientError
 
 from . import loader
 from .config import Config
+from .log import Logger
+from .wire import HEARTBEAT, READY, Send, SendRejected, parse_send, rejected_event
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
-from .log import Logger
-from .wire import HEARTBEAT, READY, Send, SendRejected, parse_send, rejected_event
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream",
