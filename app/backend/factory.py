@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -32,6 +33,14 @@ def create_app(config: Config) -> Flask:
     return app
 
 
+_SECRET_PARAM = re.compile(r"([?&](?:secret|token|password|api_key)=)[^&#]*", re.IGNORECASE)
+
+
+def redact_query(path: str) -> str:
+    """``/cb?secret=abc&x=1`` -> ``/cb?secret=[redacted]&x=1``: secrets never reach a log."""
+    return _SECRET_PARAM.sub(r"\1[redacted]", path)
+
+
 def _start_timer() -> None:
     g.started = time.perf_counter()
     g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
@@ -41,7 +50,7 @@ def _log_request(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     request_id = g.get("request_id", "-")
     response.headers["X-Request-Id"] = request_id
-    path = request.full_path.rstrip("?")
+    path = redact_query(request.full_path.rstrip("?"))
     log.info(
         "%s %s %s %.1fms request_id=%s",
         request.method,

@@ -29,6 +29,11 @@ class Config:
         return self.env == "testing"
 
     @property
+    def is_production(self) -> bool:
+        """Production unless clearly named otherwise: a typo must not open the guards."""
+        return self.env.strip().lower() not in ("testing", "development", "dev")
+
+    @property
     def default_provider(self) -> str:
         return self.ai_provider or ("scripted" if self.is_testing else "catalog")
 

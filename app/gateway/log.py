@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 
 _NAMES = {10: "debug", 20: "info", 30: "warn", 40: "error"}
+#: A callback URL may carry the backend's secret (``?secret=...``): never log its value.
+_SECRET = re.compile(r"([?&]secret=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    return _SECRET.sub(r"\1[redacted]", text) if "secret=" in text.lower() else text
 
 
 class Logger:
@@ -18,7 +25,7 @@ class Logger:
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
         parts = " ".join(f"{key}={value}" for key, value in fields.items())
-        line = f"{stamp}.{int(now % 1 * 1000):03d}Z {_NAMES[level]} {event} {parts}\n"
+        line = f"{stamp}.{int(now % 1 * 1000):03d}Z {_NAMES[level]} {event} {redact(parts)}\n"
         try:
             sys.stderr.write(line)
             sys.stderr.flush()

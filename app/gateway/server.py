@@ -109,7 +109,7 @@ class Gateway:
             text = await response.text()
             try:
                 payload = json.loads(text) if text else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 payload = None
             return response.status, payload
 

@@ -51,6 +51,8 @@ def parse_send(raw: bytes) -> Send:
         raise SendRejected("INVALID_JSON", "Request body is not valid UTF-8") from None
     except ValueError as exc:
         raise SendRejected("INVALID_JSON", f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise SendRejected("INVALID_JSON", "Request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise SendRejected("INVALID_JSON", "Request body must be a JSON object")
     token = body.get("token")
@@ -94,6 +96,10 @@ def _require_single_line_json(data: str) -> None:
         )
     try:
         json.loads(data)
+    except RecursionError:
+        raise SendRejected(
+            "INVALID_EVENT_DATA", "event.data of a named event is nested too deeply"
+        ) from None
     except ValueError as exc:
         raise SendRejected(
             "INVALID_EVENT_DATA", f"event.data of a named event must be valid JSON: {exc}"

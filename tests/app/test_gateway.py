@@ -215,6 +215,8 @@ def test_unknown_token_is_404(gateway: Gateway) -> None:
         ({"token": "t", "close": "yes"}, "INVALID_CLOSE_TYPE"),
         ({"token": "t", "event": {"name": "n", "data": "not json"}}, "INVALID_EVENT_DATA"),
         ({"token": "t", "event": {"name": "n", "data": '{\n"a": 1}'}}, "INVALID_EVENT_DATA"),
+        (b"[" * 30_000 + b"]" * 30_000, "INVALID_JSON"),
+        ({"token": "t", "event": {"name": "n", "data": "[" * 30_000}}, "INVALID_EVENT_DATA"),
     ],
     ids=[
         "malformed",
@@ -229,6 +231,8 @@ def test_unknown_token_is_404(gateway: Gateway) -> None:
         "close-type",
         "named-not-json",
         "named-multiline",
+        "nested-deep",
+        "named-nested-deep",
     ],
 )
 def test_bad_send_bodies_get_400_with_code(gateway: Gateway, body: object, code: str) -> None:

@@ -22,11 +22,7 @@ log = logging.getLogger("backend.sse")
 @bp.post("/callback")
 def callback() -> ResponseReturnValue:
     state = get_state()
-    if state.config.env == "production":
-        secret = state.config.callback_secret or ""
-        given = request.args.get("secret", "")
-        if not secret or not hmac.compare_digest(secret, given):
-            raise ApiError(401, "callback secret missing or wrong")
+    _check_secret(state.config.callback_secret, required=state.config.is_production)
     body = json_body()
     action = body.get("action")
     token = body.get("token")
@@ -41,6 +37,15 @@ def callback() -> ResponseReturnValue:
         )
         return jsonify({})
     raise bad_request("action must be 'connect' or 'disconnect'", field="action")
+
+
+def _check_secret(secret: str | None, *, required: bool) -> None:
+    """Fail closed: a configured secret is always checked, and production needs one."""
+    if secret is None and not required:
+        return
+    given = request.args.get("secret", "")
+    if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
+        raise ApiError(401, "callback secret missing or wrong")
 
 
 def _connect(token: str, body: dict[str, Any]) -> ResponseReturnValue:
