@@ -6,6 +6,7 @@ so the real suite stays green and proves what a red test would show.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -122,9 +123,26 @@ class InnerRun:
 
 
 @pytest.fixture(scope="module")
-def inner_run(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
-    """One inner run of INNER_SUITE on one worker, shared by the checks below."""
-    project = tmp_path_factory.mktemp("inner")
+def inner_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> InnerRun:
+    """One inner run of INNER_SUITE on one worker, shared by the checks below.
+
+    Under xdist the checks may land on different workers (``--dist load``): the
+    first one runs it, under a lock, and the others read its record.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # one folder for every worker of this run
+    record = shared / "inner-run.json"
+    with open(shared / "inner-run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            done = _run_inner_suite(tmp_path_factory.mktemp("inner"))
+            record.write_text(json.dumps({**done.__dict__, "results": str(done.results)}))
+    data = json.loads(record.read_text())
+    return InnerRun(data["returncode"], data["output"], Path(data["results"]))
+
+
+def _run_inner_suite(project: Path) -> InnerRun:
     (project / "pytest.ini").write_text(_inner_ini())
     (project / "test_inner.py").write_text(INNER_SUITE)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
@@ -149,7 +167,6 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> InnerRun:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("inner-run")
 def test_inner_run_outcomes(inner_run: InnerRun) -> None:
     assert inner_run.outcomes() == {"passed": 3, "failed": 2, "deselected": 1}, inner_run.output[
         -3000:
@@ -157,7 +174,6 @@ def test_inner_run_outcomes(inner_run: InnerRun) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("inner-run")
 def test_each_test_folder_holds_its_own_service_logs(inner_run: InnerRun) -> None:
     first = inner_run.results / "test-inner-py-test-log-first"
     second = inner_run.results / "test-inner-py-test-log-second"
@@ -171,7 +187,6 @@ def test_each_test_folder_holds_its_own_service_logs(inner_run: InnerRun) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("inner-run")
 def test_unexpected_console_and_page_errors_fail_with_message_and_url(inner_run: InnerRun) -> None:
     out = inner_run.output
     assert "FAILED test_inner.py::test_console_error_fails" in out
@@ -182,7 +197,6 @@ def test_unexpected_console_and_page_errors_fail_with_message_and_url(inner_run:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("inner-run")
 def test_a_failed_test_keeps_trace_and_service_logs_together(inner_run: InnerRun) -> None:
     folder = inner_run.results / "test-inner-py-test-console-error-fails-chromium"
     names = {path.name for path in folder.iterdir()}

@@ -211,10 +211,35 @@ class ServiceSpec:
 
     def render(self, values: Mapping[str, str]) -> list[str]:
         """The argv with placeholders filled in (split first, so paths may hold spaces)."""
-        return [_fill(self.name, "command", token, values) for token in shlex.split(self.command)]
+        return [_fill(self.name, "command", token, values) for token in split_command(self)]
 
     def render_env(self, values: Mapping[str, str]) -> dict[str, str]:
         return {key: _fill(self.name, f"env {key}", value, values) for key, value in self.env}
+
+
+def split_command(spec: ServiceSpec) -> list[str]:
+    """The command's words, or ConfigError for an empty or badly quoted command."""
+    try:
+        words = shlex.split(spec.command)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the {spec.name} command {spec.command!r} cannot be split: {exc}"
+        ) from None
+    if not words:
+        raise ConfigError(f"the {spec.name} command is empty; give it a program to run")
+    return words
+
+
+def check_spec(spec: ServiceSpec, source: str) -> ServiceSpec:
+    """Render ``spec`` once with stand-in values, so a bad command stops the run at once
+    (naming ``source``, the setting it came from) instead of failing every test."""
+    stand_in = {name: f"<{name}>" for name in PLACEHOLDERS}
+    try:
+        spec.render(stand_in)
+        spec.render_env(stand_in)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (set by {source})") from None
+    return spec
 
 
 def _fill(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
@@ -343,6 +368,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
     values["stream_logs"] = _stream_logs(sources)
     services = tuple(_service(sources, name, values) for name in SERVICE_NAMES)
+    if values["template_cmd"]:
+        check_spec(ServiceSpec("template", values["template_cmd"]), "template_db_cmd")
     return HarnessConfig(
         root=str(sources.root),
         output_dir=str(Path(sources.root, sources.output_dir)),
@@ -366,12 +393,14 @@ def _stream_logs(sources: Sources) -> frozenset[str]:
 
 def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceSpec:
     ini = {key: sources.ini.get(f"{name}_{suffix}") for key, suffix, _ in SERVICE_KEYS}
-    command = sources.env.get(SERVICE_CMD_ENV[name]) or None
+    variable = SERVICE_CMD_ENV[name]
+    command, source = sources.env.get(variable) or None, variable
     if command is None and name == "gateway" and values["gateway_root"]:
-        command = NODE_GATEWAY_CMD
+        command, source = NODE_GATEWAY_CMD, "SSE_GATEWAY_ROOT"
     # Preload modules belong to the ini's command: another command does not get them.
     preload = () if command else _words(ini["preload"])
-    command = command or ini["command"]
+    if command is None:
+        command, source = ini["command"], f"{name}_cmd in playwright.ini"
     if not command:
         raise ConfigError(
             f"no command for the {name}: set {name}_cmd in playwright.ini "
@@ -380,7 +409,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
     timeout = values["service_timeout"]
     if ini["timeout"] and sources.cli.get("service_timeout") is None:
         timeout = parse_seconds(f"{name}_timeout (ini)", str(ini["timeout"]))
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=name,
         command=str(command).strip(),
         cwd=str(ini["cwd"] or "."),
@@ -389,6 +418,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
         timeout=timeout,
         preload=preload,
     )
+    return check_spec(spec, source)
 
 
 def _words(raw: str | None) -> tuple[str, ...]:

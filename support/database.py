@@ -43,7 +43,10 @@ def build_template(config: HarnessConfig) -> float | None:
         )
         if result.returncode != 0 or not partial.exists():
             raise TemplateBuildFailed(
-                command, result.returncode, result.stdout.decode("utf-8", "replace")
+                command,
+                result.returncode,
+                result.stdout.decode("utf-8", "replace"),
+                missing=partial if result.returncode == 0 else None,
             )
         os.replace(partial, target)
         return time.perf_counter() - started

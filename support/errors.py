@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .health import describe_exit
+from .logs import bounded_tail
+
 TAIL_LINES = 30
 
 
@@ -25,7 +28,7 @@ def tail_of(path: Path | None, lines: int = TAIL_LINES) -> list[str]:
             data = handle.read()
     except OSError:
         return []
-    return data.decode("utf-8", "replace").splitlines()[-lines:]
+    return bounded_tail(data.decode("utf-8", "replace"), lines)
 
 
 class HarnessError(Exception):
@@ -81,7 +84,8 @@ class ExitedBeforeReady(ServiceError):
     exit_code: int | None = None
 
     def headline(self) -> str:
-        return f"exited with code {self.exit_code} before it was ready at {self.url}."
+        code = "with no exit code" if self.exit_code is None else describe_exit(self.exit_code)
+        return f"{code} before it was ready at {self.url}."
 
 
 @dataclass
@@ -95,6 +99,23 @@ class ReadinessTimeout(ServiceError):
             f"gave no 2xx from GET {self.url} within {self.timeout:.1f} s "
             f"(last: {self.last_status}); the process is still running (pid {self.pid})."
         )
+
+
+@dataclass
+class ServiceDown(ServiceError):
+    """A service of a running stack died or stopped answering between two tests."""
+
+    exit_code: int | None = None
+    state: str = ""
+
+    def headline(self) -> str:
+        if self.exit_code is not None:
+            return f"{describe_exit(self.exit_code)} while the stack was in use."
+        return f"stopped answering: {self.state}."
+
+    def casualty(self) -> str:
+        """One line for the end-of-run summary."""
+        return f"{self.worker}: {self.service} {self.headline()} Log: {self.log_path}"
 
 
 @dataclass
@@ -115,6 +136,14 @@ class NodeModulesMissing(ServiceError):
 
     def headline(self) -> str:
         return f"cannot start: {self.directory / 'node_modules'} does not exist."
+
+
+@dataclass
+class WorkingDirectoryMissing(ServiceError):
+    directory: Path = Path(".")
+
+    def headline(self) -> str:
+        return f"cannot start: its working directory {self.directory} does not exist."
 
 
 class BrowserNotFound(HarnessError):
@@ -142,15 +171,24 @@ class TemplateBuildFailed(HarnessError):
     command: Sequence[str]
     exit_code: int | None
     output: str
+    #: Where the command was to write the database ({db}); set when it exited 0 without it.
+    missing: Path | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def __str__(self) -> str:
-        tail = "\n".join(f"    {line}" for line in self.output.splitlines()[-TAIL_LINES:])
+        tail = "\n".join(f"    {line}" for line in bounded_tail(self.output, TAIL_LINES))
+        if self.missing is not None:
+            what = (
+                f"building the template database failed: the command exited with code 0 "
+                f"but did not create the database at {{db}} ({self.missing})."
+            )
+            hint = "make the command write its database to the path it gets as {db}."
+        else:
+            what = f"building the template database failed with exit code {self.exit_code}."
+            hint = "run the command above by hand, or set template_db_cmd in playwright.ini."
         return (
-            f"building the template database failed with exit code {self.exit_code}.\n"
-            f"Command: {' '.join(self.command)}\n"
-            f"Output (last lines):\n{tail}\n"
-            "Try: run the command above by hand, or set template_db_cmd in playwright.ini."
+            f"{what}\nCommand: {' '.join(self.command)}\n"
+            f"Output (last lines):\n{tail or '    (none)'}\nTry: {hint}"
         )

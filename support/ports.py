@@ -12,6 +12,8 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import HarnessError
+
 LOWEST_BASE = 15000
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
@@ -45,6 +47,10 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+class PortsExhausted(HarnessError, OSError):
+    """Every port of a worker's block is held by another program."""
+
+
 class PortAllocator:
     """Hands out the free ports of one worker's block, never the same one twice."""
 
@@ -65,9 +71,9 @@ class PortAllocator:
             self._handed.add(port)
             if is_free(port, self.host):
                 return port
-        raise OSError(
+        raise PortsExhausted(
             f"no free port left in block {self.first}-{self.first + self.block - 1}; "
-            "another program holds them: stop it, or run again for another random block"
+            "another program holds them. Try: stop it, or run again for another random block"
         )
 
     def _candidates(self) -> Iterator[int]:

@@ -281,10 +281,14 @@ class PreloadServer:
         modules = config.preload_modules
         if not modules:
             return None
-        address, folder = str(config.services_dir / "preload.sock"), None
+        private = config.services_dir / "preload"
+        address, folder = str(private / "preload.sock"), None
         if len(address.encode()) > _MAX_SOCKET_PATH:
-            folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)
+            folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)  # mode 0700
             address = os.path.join(folder, "preload.sock")
+        else:
+            private.mkdir(parents=True, exist_ok=True)
+            private.chmod(0o700)  # whatever the umask: only this user reaches the socket
         try:
             return cls.start(
                 address,
@@ -340,7 +344,12 @@ class _Server:
         self.address = address
         self.owner = os.getpid()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(address)
+        # Only this user may connect, whatever the umask: a connection runs code.
+        previous = os.umask(0o177)
+        try:
+            self.listener.bind(address)
+        finally:
+            os.umask(previous)
         self.listener.listen(64)
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
@@ -395,13 +404,12 @@ class _Server:
                     os.close(fd)
 
     def _fork(self, conn: socket.socket, output: int, request: Mapping[str, Any]) -> _Start | None:
-        refused = self._refusal(request)
+        worker_pid, uid, _gid = _peer_credentials(conn)
+        refused = self._refusal(request, uid)
         if refused:
             conn.sendall(json.dumps({"refused": refused}).encode() + b"\n")
             conn.close()
             return None
-        pid_bytes = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-        worker_pid = struct.unpack("3i", pid_bytes)[0]
         try:
             worker = os.pidfd_open(worker_pid)
         except ProcessLookupError:  # the worker is already gone
@@ -451,7 +459,10 @@ class _Server:
             raise
         return request, fds
 
-    def _refusal(self, request: Mapping[str, Any]) -> str | None:
+    def _refusal(self, request: Mapping[str, Any], uid: int) -> str | None:
+        if uid != os.getuid():
+            print(f"preload: refused a request from user id {uid}", flush=True)
+            return f"user id {uid} may not use the preload server of user id {os.getuid()}"
         wanted, have = interpreter_vars(request["env"]), self.interpreter
         differ = sorted(
             key for key in wanted.keys() | have.keys() if wanted.get(key) != have.get(key)
@@ -507,6 +518,12 @@ class _Server:
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         sys.path[0] = os.getcwd()  # what `python -m` puts first
         return _Start(request["module"], list(request["args"]))
+
+
+def _peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
+    """(pid, uid, gid) of the process at the other end of a Unix socket."""
+    pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    return pid, uid, gid
 
 
 def _set_process_name(name: str) -> None:

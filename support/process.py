@@ -203,6 +203,7 @@ class ServiceProcess:
             return None
         if self.popen.poll() is None:
             _signal_group(self.popen.pid, signal.SIGTERM)
+            _signal_group(self.popen.pid, signal.SIGCONT)  # a stopped process acts on it too
             try:
                 self.popen.wait(grace)
             except subprocess.TimeoutExpired:

@@ -23,9 +23,12 @@ from .errors import (
     NodeModulesMissing,
     PortUnavailable,
     ReadinessTimeout,
+    ServiceDown,
     ServiceError,
+    WorkingDirectoryMissing,
 )
-from .ports import PortAllocator, is_free
+from .health import ANSWER_TIMEOUT, process_state, unanswered
+from .ports import PortAllocator, PortsExhausted, is_free
 from .process import LineSink, ServiceProcess
 from .readiness import HttpProbe
 
@@ -113,34 +116,58 @@ class Stack:
 
     def start(self) -> Self:
         """Start all three services and wait until each answers; stop them all on failure."""
+        return self._boot(None)
+
+    def restart(self) -> Self:
+        """Stop every service and start them again on the same ports, with a fresh database.
+
+        The ports stay: the worker's pages and fixtures already hold its URLs.
+        """
+        ports = {name: int(url.rsplit(":", 1)[1]) for name, url in self.urls.items()}
+        self.stop()
+        self.report = StartReport()
+        return self._boot(ports)
+
+    def _boot(self, fixed_ports: dict[str, int] | None) -> Self:
         started = self.clock()
         copy_template(self.config, self.db_path)
         for spec in self.config.services:
             self._check_node_modules(spec)
+            self._check_cwd(spec)
         try:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 self.report.attempts = attempt
                 try:
-                    self._start_once()
+                    self._start_once(fixed_ports or self._new_ports())
                     break
                 except _PortLost as lost:
                     self.stop()
-                    if attempt == PORT_ATTEMPTS:
-                        raise self._error(
-                            PortUnavailable,
-                            lost.service,
-                            port=lost.port,
-                            attempts=attempt,
-                            hint="stop whatever keeps taking ports in this range, or run again",
-                        ) from None
+                    if attempt == PORT_ATTEMPTS or fixed_ports:
+                        raise self._port_error(lost, attempt, restart=bool(fixed_ports)) from None
         except BaseException:
             self.stop()
             raise
         self.report.total = self.clock() - started
         return self
 
-    def _start_once(self) -> None:
-        ports = {name: self.ports.take() for name in START_ORDER}
+    def _new_ports(self) -> dict[str, int]:
+        try:
+            return {name: self.ports.take() for name in START_ORDER}
+        except PortsExhausted as exc:
+            raise PortsExhausted(f"the stack of {self.worker} cannot start: {exc}") from None
+
+    def _port_error(self, lost: _PortLost, attempt: int, *, restart: bool) -> ServiceError:
+        hint = "stop whatever keeps taking ports in this range, or run again"
+        if restart:
+            hint = (
+                "another process took the port while the stack restarted; the rest of "
+                "this worker's tests fail with this message. " + hint
+            )
+        return self._error(
+            PortUnavailable, lost.service, port=lost.port, attempts=attempt, hint=hint
+        )
+
+    def _start_once(self, ports: dict[str, int]) -> None:
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
         probes: dict[str, HttpProbe] = {}
         for name in START_ORDER:
@@ -238,6 +265,51 @@ class Stack:
                 directory=cwd,
                 hint=f"run 'npm ci' in {cwd} (or 'make setup')",
             )
+
+    def _check_cwd(self, spec: ServiceSpec) -> None:
+        cwd = Path(self.config.root, spec.cwd)
+        if not cwd.is_dir():
+            raise WorkingDirectoryMissing(
+                service=spec.name,
+                worker=self.worker,
+                command=[spec.command],
+                directory=cwd,
+                hint=f"create it, or fix {spec.name}_cwd in playwright.ini "
+                "(a relative path starts at the rootdir)",
+            )
+
+    def health(self, *, timeout: float = ANSWER_TIMEOUT) -> ServiceDown | None:
+        """Why the running stack cannot serve the next test, or None when every service can.
+
+        The processes are looked at first (an exit or a stopped process is seen at
+        once); then each readiness URL must answer 2xx within ``timeout``.
+        """
+        for name, process in self.processes.items():
+            code = process.exit_code()
+            if code is not None:
+                process.wait_drained()
+                return self._down(name, exit_code=code)
+            state = process_state(process.pid)
+            if state is not None:
+                return self._down(name, state=f"the process (pid {process.pid}) is {state}")
+        for name, process in self.processes.items():
+            url = self.urls[name] + self.config.service(name).ready_path
+            why = unanswered(url, timeout=timeout)
+            if why is not None:
+                state = process_state(process.pid) or "still running"
+                return self._down(
+                    name,
+                    state=f"GET {url} gave {why} (limit {timeout:g} s); "
+                    f"the process (pid {process.pid}) is {state}",
+                )
+        return None
+
+    def _down(self, name: str, **fields: object) -> ServiceDown:
+        hint = (
+            "read the log above: it ends where the service went down. This worker "
+            "restarts its stack (same ports, fresh database) before its next test"
+        )
+        return self._error(ServiceDown, name, hint=hint, **fields)  # type: ignore[return-value]
 
     def sync_logs(self) -> None:
         """Wait until everything the services have written so far is in their log files."""

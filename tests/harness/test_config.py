@@ -148,6 +148,29 @@ def test_missing_command_names_both_fixes() -> None:
         resolve(backend_cmd="")
 
 
+@pytest.mark.parametrize(
+    ("env", "ini", "message"),
+    [
+        ({"BACKEND_CMD": "   "}, {}, r"the backend command is empty.*\(set by BACKEND_CMD\)"),
+        ({}, {"gateway_cmd": " \t "}, r"gateway command is empty.*gateway_cmd in playwright\.ini"),
+        (
+            {"FRONTEND_CMD": "node 'vite.js"},
+            {},
+            r"frontend command .* cannot be split.*FRONTEND_CMD",
+        ),
+        ({}, {"backend_cmd": "serve {dbpath}"}, r"unknown placeholder \{dbpath\}.*backend_cmd"),
+        ({}, {"backend_env": ["X={nope}"]}, r"backend env X uses unknown placeholder \{nope\}"),
+        ({"TEMPLATE_DB_CMD": "seed {db"}, {}, r"template command .*not a valid template"),
+    ],
+    ids=["blank-env", "blank-ini", "bad-quote", "placeholder", "env-placeholder", "template"],
+)
+def test_a_bad_command_stops_the_run_at_once_naming_its_setting(
+    env: dict[str, str], ini: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve({}, env, **ini)
+
+
 def test_render_fills_placeholders_after_splitting() -> None:
     spec = ServiceSpec("backend", "{python} -m app --db {db}")
     assert spec.render({"python": "/usr/bin/python3", "db": "/tmp/my dir/app.sqlite"}) == [

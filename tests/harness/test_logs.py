@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.logs import file_slices, mark, read_slice
+from support.errors import tail_of
+from support.logs import TAIL_CHARS, TAIL_LINE_CHARS, bounded_tail, file_slices, mark, read_slice
 
 
 def test_slice_holds_only_what_was_written_since_the_mark(tmp_path: Path) -> None:
@@ -49,3 +50,21 @@ def test_replaced_file_is_read_from_the_start(tmp_path: Path) -> None:
     log = tmp_path / "backend.log"
     log.write_text("short\n")
     assert read_slice("backend", log, 999, cap_bytes=1000).text == "short\n"
+
+
+def test_a_tail_is_bounded_in_characters_as_well_as_lines(tmp_path: Path) -> None:
+    log = tmp_path / "backend.log"
+    log.write_text("first\n" + "x" * 10_000_000)  # 10 MB without a newline
+    piece = read_slice("backend", log, 0, cap_bytes=5 * 1024 * 1024)
+    tail = piece.tail(40)
+    assert len(tail) < TAIL_LINE_CHARS + 100
+    assert tail.endswith("more characters of this line]")
+    assert len("\n".join(tail_of(log))) < TAIL_LINE_CHARS + 100
+
+
+def test_many_long_lines_stop_at_the_character_bound() -> None:
+    lines = bounded_tail("\n".join(f"{n} " + "y" * 2000 for n in range(100)), 40)
+    assert sum(len(line) for line in lines) <= TAIL_CHARS + 200
+    assert lines[0].startswith("[... earlier lines left out")
+    assert lines[-1].startswith("99 ")  # the newest line is always kept
+    assert bounded_tail("a\nb\nc", 2) == ["b", "c"]

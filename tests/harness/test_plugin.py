@@ -200,7 +200,7 @@ def test_failure_shows_log_tail_in_report_and_junit(project: pytest.Pytester) ->
         test_fail="""
 import requests
 def test_fails(backend_url):
-    requests.get(f"{backend_url}/ready?marker=BOOM", timeout=5)
+    requests.get(f"{backend_url}/ready?marker=" + "MOOB"[::-1], timeout=5)
     assert False, "on purpose"
 def test_passes(backend_url):
     requests.get(f"{backend_url}/ready?marker=FINE", timeout=5)

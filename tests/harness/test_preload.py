@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -229,7 +231,7 @@ def test_server_for_run_imports_every_services_modules(tmp_path: Path) -> None:
     server = PreloadServer.for_run(config, os.environ)
     assert server is not None
     try:  # beside the run's files, which the next run clears
-        assert server.address == str(config.services_dir / "preload.sock")
+        assert server.address == str(config.services_dir / "preload" / "preload.sock")
         assert os.path.exists(server.address)
     finally:
         server.stop()
@@ -249,3 +251,65 @@ def test_a_deep_output_folder_gets_a_short_socket_path(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert not folder.exists()
+
+
+NOBODY = 65534
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+
+
+def test_the_socket_is_private_to_its_user_whatever_the_umask(tmp_path: Path) -> None:
+    spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(MARKER,))
+    config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec,))
+    previous = os.umask(0)
+    try:
+        server = PreloadServer.for_run(config, os.environ)
+    finally:
+        os.umask(previous)
+    assert server is not None
+    try:
+        assert stat.S_IMODE(os.stat(server.address).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(Path(server.address).parent).st_mode) == 0o700
+    finally:
+        server.stop()
+
+
+def test_another_user_is_refused_even_with_an_open_socket() -> None:
+    """Even where the socket's mode lets another user connect, the server checks the
+    peer's uid and starts nothing for it (as root, the test connects as user nobody)."""
+    assert os.geteuid() == 0, "this test needs root, to connect as another user"
+    folder = Path(tempfile.mkdtemp(prefix="preload-open-", dir="/tmp"))  # nobody reaches it
+    try:
+        folder.chmod(0o777)
+        server = PreloadServer.start(
+            str(folder / "p.sock"),
+            [MARKER],
+            cwd=str(ROOT),
+            env=os.environ,
+            log_path=folder / "preload.log",
+        )
+        os.chmod(server.address, 0o777)
+        # Another user's process speaks the protocol by hand (it cannot read the
+        # harness under /root): a length, a JSON request and its stdout's descriptor.
+        attacker = f"""
+import json, socket, struct
+request = json.dumps({{"module": {MARKER!r}, "args": [], "cwd": "/", "env": {{}}}}).encode()
+sock = socket.socket(socket.AF_UNIX)
+sock.connect({server.address!r})
+socket.send_fds(sock, [struct.pack("!I", len(request)) + request], [1])
+print(sock.recv(4096).decode())
+"""
+        done = subprocess.run(
+            [SYSTEM_PYTHON, "-c", attacker],
+            user=NOBODY,
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        server.stop()
+        assert f"user id {NOBODY} may not use the preload server" in done.stdout, done
+        assert '"pid"' not in done.stdout
+        assert f"refused a request from user id {NOBODY}" in server.log_path.read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

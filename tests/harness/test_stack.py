@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -12,7 +13,17 @@ from pathlib import Path
 import pytest
 
 from support.config import HarnessConfig
-from support.errors import CommandNotFound, ExitedBeforeReady, NodeModulesMissing, ReadinessTimeout
+from support.errors import (
+    CommandNotFound,
+    ExitedBeforeReady,
+    HarnessError,
+    NodeModulesMissing,
+    ReadinessTimeout,
+    ServiceDown,
+    WorkingDirectoryMissing,
+)
+from support.health import process_state
+from support.ports import PortsExhausted
 from support.process import ServiceProcess
 from support.readiness import http_status
 from support.stack import Stack
@@ -159,3 +170,80 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_a_killed_service_is_found_and_the_restart_keeps_the_ports(
+    make_config: MakeConfig,
+) -> None:
+    with Stack(make_config(), worker="gw1", worker_index=1) as stack:
+        assert stack.health() is None
+        urls = dict(stack.urls)
+        os.kill(stack.processes["backend"].pid or 0, signal.SIGKILL)
+        stack.processes["backend"].popen.wait(5)  # type: ignore[union-attr]
+        down = stack.health()
+        assert isinstance(down, ServiceDown)
+        assert (down.service, down.worker, down.exit_code) == ("backend", "gw1", -9)
+        text = str(down)
+        assert text.startswith("backend (gw1) was killed by SIGKILL (exit code -9)")
+        assert "backend listening" in text  # its log tail
+        assert "restarts its stack" in text
+        stack.restart()
+        assert stack.urls == urls
+        assert stack.health() is None
+        assert http_status(stack.backend_url + "/ready") == 200
+
+
+def test_a_stopped_service_is_found_at_once(make_config: MakeConfig) -> None:
+    with Stack(make_config(), worker="gw0") as stack:
+        pid = stack.processes["gateway"].pid or 0
+        os.kill(pid, signal.SIGSTOP)
+        while process_state(pid) is None:  # the signal is delivered asynchronously
+            time.sleep(0.001)
+        down = stack.health()  # from /proc, without waiting on the readiness URL
+        assert isinstance(down, ServiceDown) and down.service == "gateway"
+        assert f"stopped answering: the process (pid {pid}) is stopped (SIGSTOP)" in str(down)
+        stack.stop()  # SIGTERM reaches a stopped process too
+        assert not alive(pid)
+
+
+def test_a_service_that_stops_answering_is_named(make_config: MakeConfig) -> None:
+    with Stack(make_config(), worker="gw0") as stack:
+        # the process runs, but nothing answers where its readiness URL points
+        stack.urls["frontend"] = "http://127.0.0.1:9"
+        down = stack.health(timeout=0.5)
+        assert isinstance(down, ServiceDown) and down.service == "frontend"
+        assert "GET http://127.0.0.1:9/ready gave connection refused (limit 0.5 s)" in str(down)
+        assert "is still running" in str(down)
+
+
+def test_a_missing_working_directory_is_named(make_config: MakeConfig) -> None:
+    spec = fake_spec("frontend")
+    config = make_config(frontend=type(spec)(**{**spec.__dict__, "cwd": "no/such/dir"}))
+    with pytest.raises(WorkingDirectoryMissing) as info:
+        Stack(config, worker="gw0").start()
+    text = str(info.value)
+    assert "frontend (gw0) cannot start: its working directory" in text
+    assert "no/such/dir does not exist" in text and "frontend_cwd" in text
+
+
+def test_exhausted_ports_are_one_clear_error(make_config: MakeConfig) -> None:
+    stack = Stack(make_config(), worker="gw0")
+    held = []
+    try:
+        for port in stack.ports.ports():
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                sock.listen()
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+        with pytest.raises(PortsExhausted) as info:
+            stack.start()
+    finally:
+        for sock in held:
+            sock.close()
+    assert isinstance(info.value, HarnessError)
+    assert str(info.value).startswith("the stack of gw0 cannot start: no free port left in block")

@@ -1,0 +1,144 @@
+"""Chaos: services and a worker killed at random moments of a ``-n 2`` run.
+
+The run must finish, name each casualty, keep every other test's result, and
+leave no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from .test_plugin import _ini
+
+pytest_plugins = ["pytester"]
+TESTS = 60
+
+CHAOS_TESTS = f"""
+import json, os, pathlib, time, pytest, requests
+
+@pytest.mark.parametrize("n", range({TESTS}))
+def test_work(n, stack, backend_url, gateway_url, worker_id):
+    assert requests.get(f"{{backend_url}}/ready?n={{n}}", timeout=5).status_code == 200
+    assert requests.get(f"{{gateway_url}}/ready?n={{n}}", timeout=5).status_code == 200
+    pids = {{name: p.pid for name, p in stack.processes.items()}}
+    record = {{"worker": os.getpid(), **pids}}
+    state = pathlib.Path(os.environ["CHAOS_STATE"])
+    (state / f"{{worker_id}}.json.tmp").write_text(json.dumps(record))
+    os.replace(state / f"{{worker_id}}.json.tmp", state / f"{{worker_id}}.json")
+    time.sleep(0.1)
+"""
+
+
+def _state(folder: Path, worker: str) -> dict[str, int] | None:
+    try:
+        return dict(json.loads((folder / f"{worker}.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _wait(condition: object, what: str, run: subprocess.Popen[str], limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():  # type: ignore[operator]
+        assert run.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_the_run_survives_services_and_a_worker_killed_at_random(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    pytester.makefile(".ini", pytest=_ini(preload=True))
+    pytester.makepyfile(test_chaos=CHAOS_TESTS)
+    state = tmp_path / "state"
+    state.mkdir()
+    marker = f"CHAOS_RUN={uuid.uuid4().hex}"
+    env = {**os.environ, "CHAOS_STATE": str(state), marker.split("=")[0]: marker.split("=")[1]}
+    env["TMPDIR"] = str(tmp_path)
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "load", "-p", "no:randomly"]
+    command += ["-p", "no:cacheprovider", "--junitxml=junit.xml"]
+    run = subprocess.Popen(
+        command,
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: _state(state, "gw0") and _state(state, "gw1"), "both stacks came up", run)
+        time.sleep(rng.uniform(0.1, 0.6))
+        first = _state(state, "gw0") or {}
+        os.kill(first["backend"], signal.SIGKILL)
+        _wait(
+            lambda: (_state(state, "gw0") or first)["backend"] != first["backend"],
+            "gw0's stack was restarted",
+            run,
+        )
+        time.sleep(rng.uniform(0.1, 0.6))
+        second = _state(state, "gw1") or {}
+        os.kill(second["gateway"], signal.SIGKILL)
+        _wait(
+            lambda: (_state(state, "gw1") or second)["gateway"] != second["gateway"],
+            "gw1's stack was restarted",
+            run,
+        )
+        time.sleep(rng.uniform(0.1, 0.6))
+        victim = rng.choice(["gw0", "gw1"])
+        os.kill((_state(state, victim) or {})["worker"], signal.SIGKILL)
+        output, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    context = f"seed {seed}, worker killed: {victim}\n{output[-4000:]}"
+    assert run.returncode == 1, context
+    assert "backend (gw0) was killed by SIGKILL (exit code -9) while the stack was in use" in output
+    assert "gateway (gw1) was killed by SIGKILL (exit code -9) while the stack was in use" in output
+    assert f"{victim}: the worker process died" in output, context
+    assert f"worker '{victim}' crashed while running" in output, context
+
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    outcomes: dict[str, str] = {}
+    for case in cases:
+        name = case.get("name", "")
+        assert name not in outcomes, f"{name} reported twice; {context}"
+        broken = [child.tag for child in case if child.tag in ("failure", "error")]
+        outcomes[name] = broken[0] if broken else "passed"
+    assert set(outcomes) == {f"test_work[{n}]" for n in range(TESTS)}, context
+    failed = [name for name, outcome in outcomes.items() if outcome != "passed"]
+    # each service casualty fails the test that finds it (and maybe the one it died in);
+    # the killed worker fails the test it was running
+    assert 3 <= len(failed) <= 5, f"{failed}; {context}"
+
+    deadline = time.monotonic() + 5
+    while (left := _processes_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == [], f"processes left behind: {left}; {context}"
