@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-READY = b"event: ready\ndata: \n\n"
+READY = b"event: ready\ndata:\n\n"  # byte for byte as the Node gateway writes it
 HEARTBEAT = b": heartbeat\n\n"
 _LINES = re.compile(r"\r\n|\r|\n")
 

@@ -67,7 +67,7 @@ def test_connect_opens_stream_with_headers_and_ready(
     assert stream.header("Content-Type") == "text/event-stream"
     assert stream.header("Cache-Control") == "no-cache"
     assert stream.header("X-Accel-Buffering") == "no"
-    assert stream.read_event() == ["event: ready", "data: "]
+    assert stream.read_event() == ["event: ready", "data:"]
     connect = backend.wait_for("connect")[0]
     assert connect["request"]["url"] == "/stream?request_id=r1&x=1"
     assert connect["request"]["headers"]["accept"] == "text/event-stream"
@@ -117,7 +117,7 @@ def test_sends_during_slow_connect_are_buffered_in_order(backend: CallbackServer
             ['data: {"type":"n","payload":0}'],
             ['data: {"type":"n","payload":1}'],
             ['data: {"type":"n","payload":2}'],
-            ["event: ready", "data: "],
+            ["event: ready", "data:"],
         ]
         stream.close()  # type: ignore[attr-defined]
 

@@ -55,7 +55,7 @@ def test_catalog_analysis_streams_started_progress_and_completed(services: tuple
     backend_url, gateway_port = services
     stream = SseStream.open(gateway_port, "/stream?request_id=page-42")
     try:
-        assert stream.read_event() == ["event: ready", "data: "]
+        assert stream.read_event() == ["event: ready", "data:"]
         connections = requests.get(f"{backend_url}/api/testing/sse/connections", timeout=5).json()
         assert "page-42" in connections
         started = requests.post(
