@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .pdeath import die_with_parent
+
 if TYPE_CHECKING:
     from .config import HarnessConfig
 
@@ -243,8 +245,6 @@ class PreloadServer:
     ) -> PreloadServer:
         """Start the server and wait until it listens (its imports go on in the background:
         requests wait for them in the socket's backlog)."""
-        from .process import die_with_parent
-
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(address)

@@ -8,7 +8,6 @@ idempotent: SIGTERM to the process group, SIGKILL after the grace period.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import select
@@ -25,19 +24,10 @@ from typing import IO, BinaryIO, Self
 
 from . import preload
 from .errors import CommandNotFound
+from .pdeath import die_with_parent
 
-PR_SET_PDEATHSIG = 1
 LineSink = Callable[[str, str], None]
 Child = subprocess.Popen[bytes] | preload.PreloadedChild
-
-
-def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask the kernel to SIGKILL the child when the process that started it dies."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
 
 
 class ServiceProcess:
