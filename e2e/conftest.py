@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Page
 
 from support.events import TestEventBuffer
-from support.sse import SseHelper
 
 from .helpers.ai_analysis import AiAnalysis
 from .helpers.api import ApiClient, TestData
+from .helpers.sse import SseHelper
 
 pytest_plugins = ["pytester"]
 
@@ -27,6 +28,12 @@ def api(backend_url: str) -> Iterator[ApiClient]:
 def test_data(api: ApiClient) -> TestData:
     """Factories for part types and parts with unique names: test_data.parts.create(...)."""
     return TestData(api)
+
+
+@pytest.fixture
+def sse(page: Page, test_events: TestEventBuffer) -> SseHelper:
+    """The page's SSE stream: wait_connected, request_id, disconnect, reconnect, wait_event."""
+    return SseHelper(page, test_events)
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from playwright.sync_api import Page, expect
 
 from support.events import TestEventBuffer
 from support.page_policy import ExpectConsoleError
-from support.sse import SseHelper
 
 from .helpers.ai_analysis import AiAnalysis
 from .helpers.api import ApiClient, unique
+from .helpers.sse import SseHelper
 from .pages import AiDialog, PartsListPage
 
 

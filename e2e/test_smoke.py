@@ -5,7 +5,8 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from support.events import TestEventBuffer
-from support.sse import SseHelper
+
+from .helpers.sse import SseHelper
 
 
 def test_backend_is_healthy_through_the_frontend_proxy(page: Page) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from support.events import TestEventBuffer
-from support.sse import SseHelper
 
 from .helpers.api import ApiClient
+from .helpers.sse import SseHelper
 
 
 def test_connect_callback_registers_the_request_id(

@@ -7,6 +7,7 @@ services), so the precedence rule lives in one place and ``pytest --help``,
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -45,12 +46,20 @@ def parse_bool(name: str, raw: str) -> bool:
 
 
 def parse_seconds(name: str, raw: str) -> float:
+    return _positive(name, raw, "seconds")
+
+
+def parse_megabytes(name: str, raw: str) -> float:
+    return _positive(name, raw, "megabytes")
+
+
+def _positive(name: str, raw: str, unit: str) -> float:
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of {unit}, got {raw!r}")
     return value
 
 
@@ -136,7 +145,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "log_cap_mb",
-        parse_seconds,
+        parse_megabytes,
         5.0,
         "largest slice of one service log filed with a test, in MB",
         env="PLAYWRIGHT_SERVICE_LOG_CAP_MB",
@@ -149,6 +158,15 @@ SETTINGS: tuple[Setting, ...] = (
         "command that builds the seeded template database at {db}, once per run",
         env="TEMPLATE_DB_CMD",
         ini="template_db_cmd",
+    ),
+    Setting(
+        "db_reset",
+        _text,
+        None,
+        "request that restores a worker's seeded data for fresh_db, as 'METHOD URL' "
+        "(placeholders allowed); unset: fresh_db copies the template into the worker's SQLite file",
+        env="PLAYWRIGHT_DB_RESET",
+        ini="db_reset",
     ),
     Setting(
         "preload",
@@ -209,12 +227,37 @@ class ServiceSpec:
     #: Modules the run's preload server imports for this service (``{python} -m`` only).
     preload: tuple[str, ...] = ()
 
-    def render(self, values: Mapping[str, str]) -> list[str]:
-        """The argv with placeholders filled in (split first, so paths may hold spaces)."""
-        return [_fill(self.name, "command", token, values) for token in split_command(self)]
+    def render(
+        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """The argv with placeholders filled in (split first, so paths may hold spaces)
+        and ``${VAR}`` taken from ``inherited``, the environment the service inherits."""
+        return [
+            _fill(self.name, "command", expand(token, inherited or {}), values)
+            for token in split_command(self)
+        ]
 
-    def render_env(self, values: Mapping[str, str]) -> dict[str, str]:
-        return {key: _fill(self.name, f"env {key}", value, values) for key, value in self.env}
+    def render_env(
+        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The extra environment, filled in like the command (``PATH=${PATH}:/opt/bin``)."""
+        return {
+            key: _fill(self.name, f"env {key}", expand(value, inherited or {}), values)
+            for key, value in self.env
+        }
+
+
+_INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand(template: str, inherited: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` by the inherited variable ('' when unset, as a shell does)."""
+    if "${" not in template:
+        return template
+    return _INHERITED.sub(
+        lambda match: inherited.get(match.group(1), "").replace("{", "{{").replace("}", "}}"),
+        template,
+    )
 
 
 def split_command(spec: ServiceSpec) -> list[str]:
@@ -269,6 +312,7 @@ class HarnessConfig:
     chromium_executable: str | None = None
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
+    db_reset: str | None = None
     gateway_root: str | None = None
     preload: bool = True
     host: str = "127.0.0.1"
@@ -370,6 +414,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     services = tuple(_service(sources, name, values) for name in SERVICE_NAMES)
     if values["template_cmd"]:
         check_spec(ServiceSpec("template", values["template_cmd"]), "template_db_cmd")
+    if values["db_reset"]:
+        check_spec(ServiceSpec("db_reset", values["db_reset"]), "db_reset")
     return HarnessConfig(
         root=str(sources.root),
         output_dir=str(Path(sources.root, sources.output_dir)),
@@ -406,8 +452,13 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
             f"no command for the {name}: set {name}_cmd in playwright.ini "
             f"or {SERVICE_CMD_ENV[name]} in the environment"
         )
+    # A service's own ini timeout beats the ini's service_timeout, never the
+    # command line or the environment (CLI > environment > ini > default).
     timeout = values["service_timeout"]
-    if ini["timeout"] and sources.cli.get("service_timeout") is None:
+    from_outside = sources.cli.get("service_timeout") is not None or sources.env.get(
+        "PLAYWRIGHT_SERVICE_TIMEOUT", ""
+    )
+    if ini["timeout"] and not from_outside:
         timeout = parse_seconds(f"{name}_timeout (ini)", str(ini["timeout"]))
     spec = ServiceSpec(
         name=name,

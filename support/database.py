@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .config import HarnessConfig, ServiceSpec
-from .errors import TemplateBuildFailed
+from .errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
+
+RESET_TIMEOUT = 10.0
 
 
 def build_template(config: HarnessConfig) -> float | None:
@@ -69,3 +77,49 @@ def placeholder_defaults(config: HarnessConfig) -> dict[str, str]:
         "host": config.host,
         "gateway_root": config.gateway_root or "",
     }
+
+
+def reset_database(
+    config: HarnessConfig, values: Mapping[str, str], db_path: Path
+) -> dict[str, Any]:
+    """Restore a worker's seeded data: the configured ``db_reset`` request, else the template.
+
+    Without a request, the template is copied into the live SQLite file with
+    SQLite's backup API, which takes the database's locks like any writer.
+    """
+    if config.db_reset:
+        return _reset_request(config.db_reset, values)
+    if config.template_cmd and config.template_path.exists():
+        source, target = sqlite3.connect(config.template_path), sqlite3.connect(db_path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return {"status": "restored", "template": str(config.template_path)}
+    raise ConfigError(
+        "fresh_db has nothing to restore from: set db_reset in playwright.ini (the request "
+        "that restores the seeded data, e.g. 'db_reset = POST {backend_url}/api/testing/reset'), "
+        "or template_db_cmd to build a SQLite template that is copied back"
+    )
+
+
+def _reset_request(template: str, values: Mapping[str, str]) -> dict[str, Any]:
+    method, _, url = template.strip().partition(" ")
+    if not url.strip():
+        method, url = "POST", method
+    method, url = method.upper(), " ".join(ServiceSpec("db_reset", url).render(values))
+    request = urllib.request.Request(url, method=method, data=None if method == "GET" else b"")
+    try:
+        with urllib.request.urlopen(request, timeout=RESET_TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        answer = exc.read()[:300].decode("utf-8", "replace")
+        raise DatabaseResetFailed(method, url, exc.code, answer) from None
+    except OSError as exc:
+        raise DatabaseResetFailed(method, url, None, str(exc)) from None
+    try:
+        result = json.loads(body) if body.strip() else {}
+    except ValueError:
+        result = {"body": body[:300].decode("utf-8", "replace")}
+    return result if isinstance(result, dict) else {"result": result}

@@ -16,8 +16,12 @@ from .logs import bounded_tail
 TAIL_LINES = 30
 
 
-def tail_of(path: Path | None, lines: int = TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of a log file, decoded leniently; [] if unreadable."""
+def tail_of(path: Path | None, lines: int = TAIL_LINES, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """The last ``lines`` lines of a log file, decoded leniently; [] if unreadable.
+
+    Lines holding any of ``skip`` (the readiness probe's own requests) are left
+    out and counted, so the tail shows what the service itself said.
+    """
     if path is None:
         return []
     try:
@@ -28,7 +32,14 @@ def tail_of(path: Path | None, lines: int = TAIL_LINES) -> list[str]:
             data = handle.read()
     except OSError:
         return []
-    return bounded_tail(data.decode("utf-8", "replace"), lines)
+    text = data.decode("utf-8", "replace")
+    if skip:
+        kept = [line for line in text.splitlines() if not any(mark in line for mark in skip)]
+        left_out = text.count("\n") + 1 - len(kept)
+        if left_out > 1:
+            kept.append(f"[{left_out} lines of readiness-probe requests left out]")
+        text = "\n".join(kept)
+    return bounded_tail(text, lines)
 
 
 class HarnessError(Exception):
@@ -86,6 +97,20 @@ class ExitedBeforeReady(ServiceError):
     def headline(self) -> str:
         code = "with no exit code" if self.exit_code is None else describe_exit(self.exit_code)
         return f"{code} before it was ready at {self.url}."
+
+
+@dataclass
+class ReadinessRejected(ServiceError):
+    """The readiness URL kept answering the same 4xx: the path is wrong, not slow."""
+
+    status: int = 0
+    seconds: float = 0.0
+
+    def headline(self) -> str:
+        return (
+            f"answered HTTP {self.status} to GET {self.url} for {self.seconds:.1f} s in a row; "
+            "a readiness path that is refused does not become ready by waiting."
+        )
 
 
 @dataclass
@@ -163,6 +188,27 @@ class BrowserNotFound(HarnessError):
             "    python -m playwright install chromium       (Playwright's own build)\n"
             "    sudo apt-get install -y chromium            (Debian/Ubuntu system Chromium)\n"
             "    export PLAYWRIGHT_CHROMIUM_EXECUTABLE=/path/to/chrome"
+        )
+
+
+@dataclass
+class DatabaseResetFailed(HarnessError):
+    """The configured ``db_reset`` request did not answer 2xx."""
+
+    method: str
+    url: str
+    status: int | None
+    answer: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __str__(self) -> str:
+        got = f"answered {self.status}" if self.status is not None else "got no answer"
+        return (
+            f"fresh_db: {self.method} {self.url} {got}: {self.answer}\n"
+            "Try: check db_reset in playwright.ini; the service must offer that request "
+            "(say, only in its test mode)."
         )
 
 

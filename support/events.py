@@ -42,7 +42,8 @@ class TestEventTimeout(HarnessError, AssertionError):
             f"no test event matching {json.dumps(self.wanted, default=str)} "
             f"within {self.timeout:.1f} s.\n"
             f"Last events received ({len(self.seen)} in all):\n{recent or '    (none)'}\n"
-            "Try: check that the frontend runs with VITE_TEST_MODE=true and reaches that moment; "
+            f"Try: check that the frontend calls window.{BINDING} (its test mode) and reaches "
+            "that moment; "
             "the full list is in the report's 'test events' section."
         )
 

@@ -2,7 +2,7 @@
 
 A service that dies or hangs in the middle of a run would otherwise show up
 only as odd failures of the tests after it (timeouts in the page, a proxy
-error, "check VITE_TEST_MODE"). The check looks at the process first (exit
+error, a misleading hint). The check looks at the process first (exit
 status, and its state in /proc: a stopped process is found at once), then asks
 its readiness URL with a short timeout.
 """

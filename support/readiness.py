@@ -40,20 +40,33 @@ class HttpProbe:
     next_at: float = 0.0
     last: int | str = "not polled yet"
     ready_at: float | None = None
+    #: When the current run of one unchanging 4xx answer began.
+    refused_since: float | None = None
 
     def due(self) -> bool:
         return self.ready_at is None and self.clock() >= self.next_at
 
     def poll(self) -> bool:
         """Poll once; True when the answer was 2xx."""
-        self.last = http_status(self.url)
+        previous, self.last = self.last, http_status(self.url)
         now = self.clock()
         if isinstance(self.last, int) and 200 <= self.last < 300:
             self.ready_at = now
             return True
+        if not _refusal(self.last) or self.last != previous:
+            self.refused_since = now if _refusal(self.last) else None
         self.next_at = now + self.interval
         self.interval = min(self.interval * 1.6, MAX_INTERVAL)
         return False
 
+    def refused_for(self) -> float:
+        """How long the URL has answered the same 4xx (0 when it has not)."""
+        return 0.0 if self.refused_since is None else self.clock() - self.refused_since
+
     def describe_last(self) -> str:
         return f"HTTP {self.last}" if isinstance(self.last, int) else str(self.last)
+
+
+def _refusal(status: int | str) -> bool:
+    """A 4xx that waiting does not cure (not 408 Request Timeout, 425 Too Early or 429)."""
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 425, 429)

@@ -22,10 +22,12 @@ from .errors import (
     ExitedBeforeReady,
     NodeModulesMissing,
     PortUnavailable,
+    ReadinessRejected,
     ReadinessTimeout,
     ServiceDown,
     ServiceError,
     WorkingDirectoryMissing,
+    tail_of,
 )
 from .health import ANSWER_TIMEOUT, process_state, unanswered
 from .ports import PortAllocator, PortsExhausted, is_free
@@ -35,6 +37,8 @@ from .readiness import HttpProbe
 START_ORDER = ("gateway", "backend", "frontend")
 STOP_ORDER = ("frontend", "gateway", "backend")
 PORT_ATTEMPTS = 3
+#: How long a readiness URL may answer one unchanging 4xx before the start fails.
+REFUSED_LIMIT = 3.0
 STOP_GRACE = 5.0
 
 
@@ -180,11 +184,11 @@ class Stack:
 
     def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
         values = self._placeholders(port)
-        env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values)}
+        env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
         cwd = Path(self.config.root, spec.cwd)
         process = ServiceProcess(
             spec.name,
-            spec.render(values),
+            spec.render(values, self.base_env),
             log_path=self.log_paths[spec.name],
             cwd=cwd,
             env=env,
@@ -199,9 +203,12 @@ class Stack:
             raise
 
     def _placeholders(self, port: int) -> dict[str, str]:
+        return {**self.placeholders(), "port": str(port)}
+
+    def placeholders(self) -> dict[str, str]:
+        """What a template may name for this worker: every URL, its database and folder."""
         return {
             **placeholder_defaults(self.config),
-            "port": str(port),
             "db": str(self.db_path),
             "worker": self.worker,
             "worker_dir": str(self.worker_dir),
@@ -233,6 +240,15 @@ class Stack:
                 self.report.preloaded.add(name)
             return
         spec = self.config.service(name)
+        if probe.refused_for() >= REFUSED_LIMIT and isinstance(probe.last, int):
+            raise self._error(
+                ReadinessRejected,
+                name,
+                status=probe.last,
+                seconds=probe.refused_for(),
+                hint=f"set {name}_ready_path in playwright.ini to a path that answers 2xx "
+                "once the service is ready",
+            )
         if self.clock() - process.started_at > spec.timeout:
             raise self._error(
                 ReadinessTimeout,
@@ -246,12 +262,14 @@ class Stack:
     def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
         process = self.processes.get(name)
         spec = self.config.service(name)
+        probe_lines = (f"GET {spec.ready_path} ", f"GET {spec.ready_path}?")
         return kind(
             service=name,
             worker=self.worker,
             command=process.command if process else [spec.command],
             log_path=self.log_paths[name],
             url=self.urls.get(name, "") + spec.ready_path,
+            log_tail=tail_of(self.log_paths[name], skip=probe_lines),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -278,11 +296,11 @@ class Stack:
                 "(a relative path starts at the rootdir)",
             )
 
-    def health(self, *, timeout: float = ANSWER_TIMEOUT) -> ServiceDown | None:
+    def health(self, *, ask: bool = True, timeout: float = ANSWER_TIMEOUT) -> ServiceDown | None:
         """Why the running stack cannot serve the next test, or None when every service can.
 
         The processes are looked at first (an exit or a stopped process is seen at
-        once); then each readiness URL must answer 2xx within ``timeout``.
+        once); then, with ``ask``, each readiness URL must answer 2xx within ``timeout``.
         """
         for name, process in self.processes.items():
             code = process.exit_code()
@@ -292,7 +310,7 @@ class Stack:
             state = process_state(process.pid)
             if state is not None:
                 return self._down(name, state=f"the process (pid {process.pid}) is {state}")
-        for name, process in self.processes.items():
+        for name, process in self.processes.items() if ask else ():
             url = self.urls[name] + self.config.service(name).ready_path
             why = unanswered(url, timeout=timeout)
             if why is not None:

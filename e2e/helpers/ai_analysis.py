@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from support.events import TestEventBuffer
-from support.sse import SseHelper
 
 from .api import ApiClient
+from .sse import SseHelper
 
 #: A real part, as the analyser would describe it; tests override fields.
 TEMPLATE_RESULT: dict[str, Any] = {

@@ -1,4 +1,8 @@
-"""Test helpers over the page's ``window.__sseControls`` and the event bridge."""
+"""The reference app's SSE stream, driven through its test-mode ``window.__sseControls``.
+
+Facts of the reference app (the controls' name, the 'open' status, the stream id
+``main``) live here in the suite, not in the harness.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from .events import TestEventBuffer
+from support.events import TestEventBuffer
 
 
 class SseHelper:
@@ -19,7 +23,8 @@ class SseHelper:
     def _controls(self, call: str) -> Any:
         return self.page.evaluate(
             "call => { const c = window.__sseControls;"
-            " if (!c) throw new Error('window.__sseControls is missing: is VITE_TEST_MODE=true?');"
+            " if (!c) throw new Error('window.__sseControls is missing on ' + location.href +"
+            " ': open a page of the app first (the controls exist in VITE_TEST_MODE only)');"
             " return c[call](); }",
             call,
         )

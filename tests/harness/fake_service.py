@@ -5,6 +5,7 @@
 ready           answer 200 on every path, and log each request
 exit            print a few lines and exit 3 before listening
 hang            listen, but answer 503 forever
+notfound        listen, but answer 404 forever (a wrong readiness path)
 ignore-sigterm  like ready, but ignore SIGTERM
 spew            write 1 MB to stdout before listening
 """
@@ -53,6 +54,8 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.mode == "hang":
         Handler.status = 503
+    if args.mode == "notfound":
+        Handler.status = 404
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     except OSError as exc:

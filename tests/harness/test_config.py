@@ -14,6 +14,7 @@ from support.config import (
     HarnessConfig,
     ServiceSpec,
     Sources,
+    check_spec,
     resolve_config,
 )
 from support.errors import ConfigError
@@ -64,6 +65,31 @@ def test_precedence(
     config = resolve(cli, env, **ini)
     assert config.service_timeout == expected
     assert all(spec.timeout == expected for spec in config.services)
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "expected"),
+    [
+        ({}, {}, 7.0),
+        ({}, {"PLAYWRIGHT_SERVICE_TIMEOUT": "9"}, 9.0),
+        ({"service_timeout": 3.0}, {}, 3.0),
+    ],
+    ids=["ini", "env-over-ini", "cli-over-ini"],
+)
+def test_a_service_timeout_in_the_ini_yields_to_env_and_cli(
+    cli: dict[str, Any], env: dict[str, str], expected: float
+) -> None:
+    config = resolve(cli, env, backend_timeout="7")
+    assert config.service("backend").timeout == expected
+
+
+def test_the_log_cap_is_in_megabytes() -> None:
+    assert resolve({}, {"PLAYWRIGHT_SERVICE_LOG_CAP_MB": "2.5"}).log_cap_mb == 2.5
+    with pytest.raises(
+        ConfigError,
+        match="PLAYWRIGHT_SERVICE_LOG_CAP_MB must be a positive number of megabytes, got 'abc'",
+    ):
+        resolve({}, {"PLAYWRIGHT_SERVICE_LOG_CAP_MB": "abc"})
 
 
 def test_empty_environment_value_falls_through_to_ini() -> None:
@@ -200,3 +226,19 @@ def test_every_variable_is_documented() -> None:
     names = [s.env for s in SETTINGS if s.env] + list(SERVICE_CMD_ENV.values())
     assert [name for name in names if name not in readme] == []
     assert [name for name in [*names, *STREAM_ENV.values()] if name not in example] == []
+
+
+def test_inherited_variables_expand_in_env_and_command() -> None:
+    spec = ServiceSpec(
+        "backend",
+        "${HOME}/bin/serve --port {port}",
+        env=(("PATH", "${PATH}:/opt/tools"), ("EMPTY", "${UNSET_XYZ}"), ("ODD", "${BRACES}")),
+    )
+    inherited = {"PATH": "/usr/bin:/bin", "HOME": "/home/qa", "BRACES": "{not a placeholder}"}
+    assert spec.render_env({}, inherited) == {
+        "PATH": "/usr/bin:/bin:/opt/tools",
+        "EMPTY": "",
+        "ODD": "{not a placeholder}",
+    }
+    assert spec.render({"port": "5001"}, inherited) == ["/home/qa/bin/serve", "--port", "5001"]
+    check_spec(spec, "backend_env")  # ${...} is not mistaken for an unknown placeholder

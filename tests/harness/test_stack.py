@@ -18,6 +18,7 @@ from support.errors import (
     ExitedBeforeReady,
     HarnessError,
     NodeModulesMissing,
+    ReadinessRejected,
     ReadinessTimeout,
     ServiceDown,
     WorkingDirectoryMissing,
@@ -247,3 +248,21 @@ def test_exhausted_ports_are_one_clear_error(make_config: MakeConfig) -> None:
             sock.close()
     assert isinstance(info.value, HarnessError)
     assert str(info.value).startswith("the stack of gw0 cannot start: no free port left in block")
+
+
+def test_a_readiness_path_that_keeps_answering_404_fails_in_seconds(
+    make_config: MakeConfig,
+) -> None:
+    config = make_config(backend=fake_spec("backend", "notfound", timeout=60))
+    stack = Stack(config, worker="gw0")
+    with pytest.raises(ReadinessRejected) as info:  # not a ReadinessTimeout after 60 s
+        stack.start()
+    error = info.value
+    assert (error.status, error.service) == (404, "backend")
+    text = str(error)
+    assert "answered HTTP 404 to GET http://127.0.0.1:" in text and "/ready for 3." in text
+    assert "set backend_ready_path in playwright.ini" in text
+    # the tail shows what the service said, not the probe's own requests
+    assert "backend listening" in text and "backend starting on port" in text
+    assert '"GET /ready HTTP/1.1" 404' not in text
+    assert "lines of readiness-probe requests left out]" in text

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from support.config import HarnessConfig
-from support.database import build_template
-from support.errors import TemplateBuildFailed
+from support.database import build_template, reset_database
+from support.errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
 
 
 def _config(tmp_path: Path, command: str) -> HarnessConfig:
@@ -41,3 +42,39 @@ def test_a_failing_command_shows_its_exit_code_and_output(tmp_path: Path) -> Non
     with pytest.raises(TemplateBuildFailed) as info:
         build_template(config)
     assert "failed with exit code 1" in str(info.value) and "seed broke" in str(info.value)
+
+
+def test_fresh_db_without_a_reset_request_copies_the_template_back(tmp_path: Path) -> None:
+    seed = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "c.execute('create table t(x)'); c.execute('insert into t values (1)'); c.commit()"
+    )
+    config = _config(tmp_path, f'{{python}} -c "{seed}" {{db}}')
+    build_template(config)
+    worker_db = tmp_path / "worker.sqlite"
+    live = sqlite3.connect(worker_db)  # the service keeps its connection open
+    live.execute("create table t(x)")
+    live.execute("insert into t values (2), (3)")
+    live.commit()
+    assert reset_database(config, {}, worker_db)["status"] == "restored"
+    assert live.execute("select x from t").fetchall() == [(1,)]
+    live.close()
+
+
+def test_fresh_db_with_nothing_to_restore_names_the_setting(tmp_path: Path) -> None:
+    config = HarnessConfig(root=str(tmp_path), output_dir=str(tmp_path / "out"), services=())
+    with pytest.raises(ConfigError, match=r"set db_reset in playwright\.ini .*or template_db_cmd"):
+        reset_database(config, {}, tmp_path / "app.sqlite")
+
+
+def test_a_reset_request_that_fails_names_url_and_status(tmp_path: Path) -> None:
+    config = HarnessConfig(
+        root=str(tmp_path),
+        output_dir=str(tmp_path / "out"),
+        services=(),
+        db_reset="POST {backend_url}/no/such/reset",
+    )
+    with pytest.raises(DatabaseResetFailed) as info:
+        reset_database(config, {"backend_url": "http://127.0.0.1:9"}, tmp_path / "a.sqlite")
+    assert "fresh_db: POST http://127.0.0.1:9/no/such/reset got no answer" in str(info.value)
+    assert "check db_reset in playwright.ini" in str(info.value)
