@@ -160,6 +160,14 @@ SETTINGS: tuple[Setting, ...] = (
         ini="template_db_cmd",
     ),
     Setting(
+        "template_timeout",
+        parse_seconds,
+        300.0,
+        "seconds the template command may take before it is stopped",
+        env="TEMPLATE_DB_TIMEOUT",
+        ini="template_db_timeout",
+    ),
+    Setting(
         "db_reset",
         _text,
         None,
@@ -312,6 +320,7 @@ class HarnessConfig:
     chromium_executable: str | None = None
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
+    template_timeout: float = 300.0
     db_reset: str | None = None
     gateway_root: str | None = None
     preload: bool = True

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,11 +24,13 @@ from .errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
 RESET_TIMEOUT = 10.0
 
 
-def build_template(config: HarnessConfig) -> float | None:
+def build_template(config: HarnessConfig, env: Mapping[str, str] | None = None) -> float | None:
     """Build ``config.template_path`` with ``template_cmd``; seconds taken, None if no command.
 
-    Safe to call from several processes: a file lock makes one build and the
-    others reuse its result.
+    The command runs in the rootdir with ``env`` (the run's environment, .env.test
+    included) and is stopped, with its whole process group, after
+    ``config.template_timeout`` seconds. Safe to call from several processes: a
+    file lock makes one build and the others reuse its result.
     """
     if not config.template_cmd:
         return None
@@ -40,15 +44,8 @@ def build_template(config: HarnessConfig) -> float | None:
         partial = target.with_suffix(".building")
         partial.unlink(missing_ok=True)
         spec = ServiceSpec("template", config.template_cmd)
-        command = spec.render({**placeholder_defaults(config), "db": str(partial)})
-        result = subprocess.run(
-            command,
-            cwd=config.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
+        command = spec.render({**placeholder_defaults(config), "db": str(partial)}, env)
+        result = _run(command, config, env)
         if result.returncode != 0 or not partial.exists():
             raise TemplateBuildFailed(
                 command,
@@ -58,6 +55,34 @@ def build_template(config: HarnessConfig) -> float | None:
             )
         os.replace(partial, target)
         return time.perf_counter() - started
+
+
+def _run(
+    command: list[str], config: HarnessConfig, env: Mapping[str, str] | None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the template command; on a time-out, stop its process group and say so."""
+    child = subprocess.Popen(
+        command,
+        cwd=config.root,
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = child.communicate(timeout=config.template_timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        output, _ = child.communicate()
+        raise TemplateBuildFailed(
+            command,
+            None,
+            output.decode("utf-8", "replace"),
+            timeout=config.template_timeout,
+        ) from None
+    return subprocess.CompletedProcess(command, child.returncode, output)
 
 
 def copy_template(config: HarnessConfig, destination: Path) -> Path:

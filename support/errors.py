@@ -219,13 +219,24 @@ class TemplateBuildFailed(HarnessError):
     output: str
     #: Where the command was to write the database ({db}); set when it exited 0 without it.
     missing: Path | None = None
+    #: The limit it ran into, when it was stopped for taking too long.
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def __str__(self) -> str:
         tail = "\n".join(f"    {line}" for line in bounded_tail(self.output, TAIL_LINES))
-        if self.missing is not None:
+        if self.timeout is not None:
+            what = (
+                f"building the template database did not finish within {self.timeout:g} s; "
+                "it was stopped."
+            )
+            hint = (
+                "run the command above by hand to see where it waits, or raise "
+                "template_db_timeout in playwright.ini (TEMPLATE_DB_TIMEOUT)."
+            )
+        elif self.missing is not None:
             what = (
                 f"building the template database failed: the command exited with code 0 "
                 f"but did not create the database at {{db}} ({self.missing})."

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,24 @@ def test_a_reset_request_that_fails_names_url_and_status(tmp_path: Path) -> None
         reset_database(config, {"backend_url": "http://127.0.0.1:9"}, tmp_path / "a.sqlite")
     assert "fresh_db: POST http://127.0.0.1:9/no/such/reset got no answer" in str(info.value)
     assert "check db_reset in playwright.ini" in str(info.value)
+
+
+def test_a_hung_template_command_is_stopped_at_its_timeout(tmp_path: Path) -> None:
+    config = replace(
+        _config(
+            tmp_path, "{python} -c \"import time; print('seeding', flush=True); time.sleep(60)\""
+        ),
+        template_timeout=0.5,
+    )
+    with pytest.raises(TemplateBuildFailed) as info:
+        build_template(config)
+    text = str(info.value)
+    assert "did not finish within 0.5 s; it was stopped" in text
+    assert "seeding" in text and "template_db_timeout" in text
+
+
+def test_the_template_command_sees_the_runs_environment(tmp_path: Path) -> None:
+    write = "import os, sys; open(sys.argv[1], 'w').write(os.environ['FROM_ENV_FILE'])"
+    config = _config(tmp_path, f'{{python}} -c "{write}" {{db}}')
+    build_template(config, {**os.environ, "FROM_ENV_FILE": "seen"})
+    assert config.template_path.read_text() == "seen"
