@@ -94,22 +94,15 @@ def test_the_run_survives_services_and_a_worker_killed_at_random(
     )
     try:
         _wait(lambda: _state(state, "gw0") and _state(state, "gw1"), "both stacks came up", run)
-        time.sleep(rng.uniform(0.1, 0.6))
-        first = _state(state, "gw0") or {}
-        os.kill(first["backend"], signal.SIGKILL)
-        _wait(
-            lambda: (_state(state, "gw0") or first)["backend"] != first["backend"],
-            "gw0's stack was restarted",
-            run,
-        )
-        time.sleep(rng.uniform(0.1, 0.6))
-        second = _state(state, "gw1") or {}
-        os.kill(second["gateway"], signal.SIGKILL)
-        _wait(
-            lambda: (_state(state, "gw1") or second)["gateway"] != second["gateway"],
-            "gw1's stack was restarted",
-            run,
-        )
+        for worker, service in (("gw0", "backend"), ("gw1", "gateway")):
+            time.sleep(rng.uniform(0.1, 0.6))
+            before = _state(state, worker) or {}
+            os.kill(before[service], signal.SIGKILL)
+            _wait(
+                lambda w=worker, s=service, b=before: (_state(state, w) or b)[s] != b[s],
+                f"{worker}'s stack was restarted",
+                run,
+            )
         time.sleep(rng.uniform(0.1, 0.6))
         victim = rng.choice(["gw0", "gw1"])
         os.kill((_state(state, victim) or {})["worker"], signal.SIGKILL)
