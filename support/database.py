@@ -124,7 +124,7 @@ def reset_database(
         return {"status": "restored", "template": str(config.template_path)}
     raise ConfigError(
         "fresh_db has nothing to restore from: set db_reset in playwright.ini (the request "
-        "that restores the seeded data, e.g. 'db_reset = POST {backend_url}/api/testing/reset'), "
+        "that restores the seeded data, e.g. 'db_reset = POST {backend_url}/testing/reset'), "
         "or template_db_cmd to build a SQLite template that is copied back"
     )
 
