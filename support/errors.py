@@ -34,10 +34,10 @@ def tail_of(path: Path | None, lines: int = TAIL_LINES, *, skip: tuple[str, ...]
         return []
     text = data.decode("utf-8", "replace")
     if skip:
-        kept = [line for line in text.splitlines() if not any(mark in line for mark in skip)]
-        left_out = text.count("\n") + 1 - len(kept)
-        if left_out > 1:
-            kept.append(f"[{left_out} lines of readiness-probe requests left out]")
+        every = text.splitlines()
+        kept = [line for line in every if not any(mark in line for mark in skip)]
+        if len(kept) < len(every):
+            kept.append(f"[{len(every) - len(kept)} lines of readiness-probe requests left out]")
         text = "\n".join(kept)
     return bounded_tail(text, lines)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from .readiness import http_status
+from .readiness import describe_status, http_status, is_ready
 
 #: How long a live service may take to answer its readiness URL between tests.
 ANSWER_TIMEOUT = 5.0
@@ -51,6 +51,4 @@ def process_state(pid: int | None) -> str | None:
 def unanswered(url: str, *, timeout: float = ANSWER_TIMEOUT) -> str | None:
     """Why ``url`` gave no 2xx within ``timeout``; None when it did."""
     status = http_status(url, timeout=timeout)
-    if isinstance(status, int) and 200 <= status < 300:
-        return None
-    return f"HTTP {status}" if isinstance(status, int) else str(status)
+    return None if is_ready(status) else describe_status(status)

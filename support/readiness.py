@@ -30,6 +30,16 @@ def http_status(url: str, *, timeout: float = REQUEST_TIMEOUT) -> int | str:
         conn.close()
 
 
+def is_ready(status: int | str) -> bool:
+    """Whether an answer of ``http_status`` is a 2xx."""
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def describe_status(status: int | str) -> str:
+    """``HTTP 404``, or why there was no answer."""
+    return f"HTTP {status}" if isinstance(status, int) else status
+
+
 @dataclass
 class HttpProbe:
     """One readiness check: GET ``url`` until it answers 2xx, with a backoff schedule."""
@@ -50,7 +60,7 @@ class HttpProbe:
         """Poll once; True when the answer was 2xx."""
         previous, self.last = self.last, http_status(self.url)
         now = self.clock()
-        if isinstance(self.last, int) and 200 <= self.last < 300:
+        if is_ready(self.last):
             self.ready_at = now
             return True
         if not _refusal(self.last) or self.last != previous:
@@ -64,7 +74,7 @@ class HttpProbe:
         return 0.0 if self.refused_since is None else self.clock() - self.refused_since
 
     def describe_last(self) -> str:
-        return f"HTTP {self.last}" if isinstance(self.last, int) else str(self.last)
+        return describe_status(self.last)
 
 
 def _refusal(status: int | str) -> bool:

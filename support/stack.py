@@ -96,6 +96,8 @@ class Stack:
         self.sequential = sequential
         self.processes: dict[str, ServiceProcess] = {}
         self.urls: dict[str, str] = {}
+        #: The port of each service, once chosen; a restart keeps them.
+        self.ports_in_use: dict[str, int] = {}
         self.report = StartReport()
 
     # -- what a test sees ------------------------------------------------------------
@@ -127,7 +129,7 @@ class Stack:
 
         The ports stay: the worker's pages and fixtures already hold its URLs.
         """
-        ports = {name: int(url.rsplit(":", 1)[1]) for name, url in self.urls.items()}
+        ports = dict(self.ports_in_use)
         self.stop()
         self.report = StartReport()
         return self._boot(ports)
@@ -172,6 +174,7 @@ class Stack:
         )
 
     def _start_once(self, ports: dict[str, int]) -> None:
+        self.ports_in_use = ports
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
         probes: dict[str, HttpProbe] = {}
         for name in START_ORDER:
@@ -185,7 +188,7 @@ class Stack:
     def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
         values = self._placeholders(port)
         env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
-        cwd = Path(self.config.root, spec.cwd)
+        cwd = self._cwd(spec)
         process = ServiceProcess(
             spec.name,
             spec.render(values, self.base_env),
@@ -274,7 +277,7 @@ class Stack:
         )
 
     def _check_node_modules(self, spec: ServiceSpec) -> None:
-        cwd = Path(self.config.root, spec.cwd)
+        cwd = self._cwd(spec)
         if (cwd / "package.json").exists() and not (cwd / "node_modules").is_dir():
             raise NodeModulesMissing(
                 service=spec.name,
@@ -284,8 +287,11 @@ class Stack:
                 hint=f"run 'npm ci' in {cwd} (or 'make setup')",
             )
 
+    def _cwd(self, spec: ServiceSpec) -> Path:
+        return Path(self.config.root, spec.cwd)
+
     def _check_cwd(self, spec: ServiceSpec) -> None:
-        cwd = Path(self.config.root, spec.cwd)
+        cwd = self._cwd(spec)
         if not cwd.is_dir():
             raise WorkingDirectoryMissing(
                 service=spec.name,
