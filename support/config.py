@@ -195,6 +195,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+_SERVICE_TIMEOUT = next(setting for setting in SETTINGS if setting.field == "service_timeout")
+
 #: Per-service settings: (field, ini suffix, help).
 SERVICE_KEYS = (
     (
@@ -392,14 +394,26 @@ class Sources:
 
     def pick(self, setting: Setting) -> Any:
         """The first value found: CLI, then environment, then ini, then default."""
-        if setting.cli and self.cli.get(setting.field) is not None:
+        if (option := self._given_on_cli(setting)) is not None:
             value = self.cli[setting.field]
-            return setting.parse(setting.cli, value) if isinstance(value, str) else value
-        if setting.env and self.env.get(setting.env, "") != "":
-            return setting.parse(setting.env, self.env[setting.env])
+            return setting.parse(option, value) if isinstance(value, str) else value
+        if (variable := self._given_in_env(setting)) is not None:
+            return setting.parse(variable, self.env[variable])
         if setting.ini and self.ini.get(setting.ini) not in (None, "", []):
             return setting.parse(f"{setting.ini} (ini)", str(self.ini[setting.ini]).strip())
         return setting.default
+
+    def beats_ini(self, setting: Setting) -> bool:
+        """Whether the CLI or the environment gives ``setting``, so no ini value counts."""
+        return self._given_on_cli(setting) is not None or self._given_in_env(setting) is not None
+
+    def _given_on_cli(self, setting: Setting) -> str | None:
+        """The option that gives ``setting`` on this command line, if any."""
+        return setting.cli if setting.cli and self.cli.get(setting.field) is not None else None
+
+    def _given_in_env(self, setting: Setting) -> str | None:
+        """The variable that gives ``setting`` in this environment (set, not empty), if any."""
+        return setting.env if setting.env and self.env.get(setting.env, "") != "" else None
 
 
 def check_removed_modes(env: Mapping[str, str]) -> None:
@@ -464,10 +478,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
     # A service's own ini timeout beats the ini's service_timeout, never the
     # command line or the environment (CLI > environment > ini > default).
     timeout = values["service_timeout"]
-    from_outside = sources.cli.get("service_timeout") is not None or sources.env.get(
-        "PLAYWRIGHT_SERVICE_TIMEOUT", ""
-    )
-    if ini["timeout"] and not from_outside:
+    if ini["timeout"] and not sources.beats_ini(_SERVICE_TIMEOUT):
         timeout = parse_seconds(f"{name}_timeout (ini)", str(ini["timeout"]))
     spec = ServiceSpec(
         name=name,
