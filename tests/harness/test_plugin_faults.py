@@ -83,9 +83,8 @@ def test_hold(stack):
         second.stderr.fnmatch_lines(
             [f"*another test run is using */test-results (pid {first.pid}, started *"]
         )
-        assert (project.path / "test-results" / ".services" / "main" / "app.sqlite").exists() or (
-            project.path / "test-results" / ".services" / "main"
-        ).is_dir()
+        # the first run's files are untouched
+        assert (project.path / "test-results" / ".services" / "main" / "backend.log").exists()
         gate.write_text("go")
         output, _ = first.communicate(timeout=60)
         assert first.returncode == 0, output
