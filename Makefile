@@ -8,7 +8,7 @@ FRONTEND := app/frontend
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup e2e test test-fast dev bench lint clean
+.PHONY: help setup e2e test test-fast dev bench lint docs clean
 
 help:
 	@echo "make setup   create .venv, install Python and npm dependencies, find or install Chromium"
@@ -17,6 +17,7 @@ help:
 	@echo "make dev     setup, then run backend, gateway and frontend for a person to click through"
 	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
 	@echo "make lint    ruff, mypy and the frontend's typecheck"
+	@echo "make docs    regenerate the README's variable table and .env.test.example from playwright.ini"
 
 setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@echo "==> checking for a Chromium"
@@ -54,6 +55,9 @@ test: setup
 	@$(FAST)
 	@echo "==> browser suite on $(WORKERS) workers, slow tests included: $(E2E)"
 	@INCLUDE_SLOW_TESTS=true $(E2E)
+
+docs: $(VENV)/.installed
+	@$(PY) -m support.envdoc playwright.ini README.md .env.test.example
 
 dev: setup
 	@$(PY) -m app.dev

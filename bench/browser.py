@@ -57,12 +57,12 @@ def run() -> list[Figure]:
     build_template(config)  # reused when an earlier stage built it
     with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
         browser = launch(playwright)
-        cold = _load_parts(browser, stack.frontend_url)
-        warm = [_load_parts(browser, stack.frontend_url) for _ in range(WARM_LOADS)]
-        context = browser.new_context(base_url=stack.frontend_url)
+        cold = _load_parts(browser, stack.url("frontend"))
+        warm = [_load_parts(browser, stack.url("frontend")) for _ in range(WARM_LOADS)]
+        context = browser.new_context(base_url=stack.url("frontend"))
         events = TestEventBuffer().attach(context)
         page = context.new_page()
-        latencies = _sse_latencies(page, stack.backend_url, events)
+        latencies = _sse_latencies(page, stack.url("backend"), events)
         context.close()
         browser.close()
     return [

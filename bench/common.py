@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support.config import SERVICE_KEYS, SERVICE_NAMES, HarnessConfig, Sources, resolve_config
+from support.config import HarnessConfig, Sources, read_ini, resolve_config
 from support.ports import choose_run_base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,15 +20,7 @@ WORK = ROOT / "bench" / ".work"
 
 def suite_config(output: Path = WORK, **env: str) -> HarnessConfig:
     """The configuration the browser suite would resolve from playwright.ini (no CLI)."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(ROOT / "playwright.ini")
-    ini: dict[str, Any] = dict(parser["pytest"])
-    for name in SERVICE_NAMES:
-        for _field, suffix, _help in SERVICE_KEYS:
-            key = f"{name}_{suffix}"
-            if suffix == "env" and key in ini:
-                ini[key] = [line for line in ini[key].splitlines() if line.strip()]
-    config = resolve_config(Sources(ROOT, str(output), {}, env, ini))
+    config = resolve_config(Sources(ROOT, str(output), {}, env, read_ini(ROOT / "playwright.ini")))
     return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
 
 

@@ -12,7 +12,7 @@ import requests
 
 from support.config import HarnessConfig
 from support.database import build_template
-from support.preload import PreloadServer, spawn
+from support.preload import PreloadServer, spawn, start_servers
 from support.stack import Stack, StartReport
 
 from .common import Figure, median, suite_config
@@ -108,11 +108,12 @@ def boot_figures(config: HarnessConfig, preloaded: HarnessConfig) -> list[Figure
     return figures
 
 
-def preload_figures(config: HarnessConfig) -> tuple[PreloadServer, list[Figure]]:
-    """Start the run's preload server, as the controller does; time until it can fork."""
+def preload_figures(config: HarnessConfig) -> tuple[dict[str, PreloadServer], list[Figure]]:
+    """Start the run's preload servers, as the controller does; time until one can fork."""
     started = time.perf_counter()
-    server = PreloadServer.for_run(config, os.environ)
-    assert server is not None, "playwright.ini names no *_preload modules"
+    servers, reasons = start_servers(config, os.environ)
+    assert servers, f"playwright.ini preloads no service: {reasons}"
+    server = next(iter(servers.values()))
     # A request waits in the backlog until the imports are done: time one.
     read_fd, write_fd = os.pipe()
     try:
@@ -133,9 +134,9 @@ def preload_figures(config: HarnessConfig) -> tuple[PreloadServer, list[Figure]]
         "preload server ready to fork (once per run, beside the template build)",
         seconds,
         "s",
-        note=", ".join(config.preload_modules),
+        note="; ".join(f"{name}: {' '.join(config.service(name).preload)}" for name in servers),
     )
-    return server, [figure]
+    return servers, [figure]
 
 
 def template_figures(config: HarnessConfig) -> list[Figure]:
@@ -162,9 +163,9 @@ def reset_figures(config: HarnessConfig) -> list[Figure]:
         session = requests.Session()
         round_trips, server = [], []
         for _ in range(20):
-            session.delete(f"{stack.backend_url}/api/parts/RLAY", timeout=5)
+            session.delete(stack.url("backend") + "/api/parts/RLAY", timeout=5)
             started = time.perf_counter()
-            answer = session.post(f"{stack.backend_url}/api/testing/reset", timeout=5)
+            answer = session.post(stack.url("backend") + "/api/testing/reset", timeout=5)
             round_trips.append(time.perf_counter() - started)
             server.append(answer.json()["duration_ms"])
         session.close()
@@ -184,12 +185,14 @@ def run() -> list[Figure]:
     config = suite_config()
     shutil.rmtree(config.services_dir, ignore_errors=True)
     build_template(config)
-    server, figures = preload_figures(config)
+    servers, figures = preload_figures(config)
     try:
-        preloaded = config.with_run(preload_address=server.address)
+        addresses = {name: server.address for name, server in servers.items()}
+        preloaded = config.with_run(preload_addresses=addresses)
         figures += boot_figures(config, preloaded)
         figures += template_figures(config)
         figures += reset_figures(preloaded)
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     return figures

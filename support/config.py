@@ -1,37 +1,41 @@
 """One frozen configuration, resolved once: CLI > environment > ini > default.
 
-Every setting is a row of ``SETTINGS`` (or ``SERVICE_KEYS`` for the three
-services), so the precedence rule lives in one place and ``pytest --help``,
-``.env.test.example`` and the README can list the same names.
+Every setting is a row of ``SETTINGS``, and every service the same handful of
+``<name>_*`` keys (``support.services``), so the precedence rule lives in one
+place and ``pytest --help``, ``.env.test.example`` and the README list the same
+names (``variables``).
 """
 
 from __future__ import annotations
 
-import re
-import shlex
-from collections.abc import Callable, Iterable, Mapping
+import configparser
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-
-SERVICE_NAMES = ("backend", "gateway", "frontend")
-SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
-PLACEHOLDERS = (
-    "python",
-    "host",
-    "port",
-    "db",
-    "root",
-    "worker",
-    "worker_dir",
-    "backend_url",
-    "gateway_url",
-    "frontend_url",
-    "gateway_root",
+from .services import (
+    RUN_PLACEHOLDERS,
+    SERVICE_SUFFIXES,
+    TEMPLATE,
+    WORKER_PLACEHOLDERS,
+    ServiceSpec,
+    check_spec,
+    cmd_variable,
+    env_lines,
+    parse_alt_command,
+    parse_interpreter,
+    parse_ready,
+    parse_scope,
+    placeholders_for,
+    service_names,
+    stream_variable,
+    url_placeholders,
+    words,
 )
-PLACEHOLDER_LIST = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+
+SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -69,15 +73,15 @@ def parse_service_logs(name: str, raw: str) -> str:
     return raw
 
 
-def parse_services(name: str, raw: str) -> frozenset[str]:
-    names = {part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()}
+def parse_services(name: str, raw: str, known: tuple[str, ...]) -> frozenset[str]:
+    names = set(words(raw))
     if "all" in names:
-        return frozenset(SERVICE_NAMES)
-    unknown = names - set(SERVICE_NAMES)
+        return frozenset(known)
+    unknown = names - set(known)
     if unknown:
         raise ConfigError(
             f"{name} names unknown services {', '.join(sorted(unknown))}; "
-            f"use a comma-separated list of {', '.join(SERVICE_NAMES)} or 'all'"
+            f"use a comma-separated list of {', '.join(known)} or 'all'"
         )
     return frozenset(names)
 
@@ -160,6 +164,14 @@ SETTINGS: tuple[Setting, ...] = (
         ini="template_db_cmd",
     ),
     Setting(
+        "template_cwd",
+        _text,
+        ".",
+        "working directory of the template command, relative to the rootdir",
+        env="TEMPLATE_DB_CWD",
+        ini="template_db_cwd",
+    ),
+    Setting(
         "template_timeout",
         parse_seconds,
         300.0,
@@ -181,135 +193,28 @@ SETTINGS: tuple[Setting, ...] = (
         parse_bool,
         True,
         "start '{python} -m' services by forking a process that imported their "
-        "*_preload modules once per run (false: run each command afresh)",
+        "<service>_preload modules once per run (false: run each command afresh)",
         env="PLAYWRIGHT_PRELOAD",
         ini="preload",
     ),
     Setting(
-        "gateway_root",
+        "page_url",
         _text,
         None,
-        "checkout of the Node.js SSE Gateway; runs node {gateway_root}/dist/index.js",
-        env="SSE_GATEWAY_ROOT",
-        ini="gateway_root",
+        "base URL of the pages under test (pytest-playwright's base_url), e.g. {frontend_url}",
+        env="PLAYWRIGHT_PAGE_URL",
+        ini="page_url",
     ),
 )
 
 _SERVICE_TIMEOUT = next(setting for setting in SETTINGS if setting.field == "service_timeout")
-
-#: Per-service settings: (field, ini suffix, help).
-SERVICE_KEYS = (
-    (
-        "command",
-        "cmd",
-        "command template; placeholders: " + PLACEHOLDER_LIST,
-    ),
-    ("cwd", "cwd", "working directory, relative to the rootdir"),
-    ("env", "env", "extra environment, one KEY=VALUE per line (placeholders allowed)"),
-    ("ready_path", "ready_path", "path polled until it answers 2xx"),
-    ("timeout", "timeout", "start timeout in seconds (default: service_timeout)"),
-    (
-        "preload",
-        "preload",
-        "modules to import once per run for a '{python} -m' command (see preload)",
-    ),
-)
-#: Environment variables that replace a service's command.
-SERVICE_CMD_ENV = {
-    "backend": "BACKEND_CMD",
-    "gateway": "SSE_GATEWAY_CMD",
-    "frontend": "FRONTEND_CMD",
-}
-STREAM_ENV = {name: f"PLAYWRIGHT_{name.upper()}_LOG_STREAM" for name in SERVICE_NAMES}
-NODE_GATEWAY_CMD = "node {gateway_root}/dist/index.js"
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """How to run one service: configuration, not code."""
-
-    name: str
-    command: str
-    cwd: str = "."
-    env: tuple[tuple[str, str], ...] = ()
-    ready_path: str = "/"
-    timeout: float = 30.0
-    #: Modules the run's preload server imports for this service (``{python} -m`` only).
-    preload: tuple[str, ...] = ()
-
-    def render(
-        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
-    ) -> list[str]:
-        """The argv with placeholders filled in (split first, so paths may hold spaces)
-        and ``${VAR}`` taken from ``inherited``, the environment the service inherits."""
-        return [
-            _fill(self.name, "command", expand(token, inherited or {}), values)
-            for token in split_command(self)
-        ]
-
-    def render_env(
-        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
-        """The extra environment, filled in like the command (``PATH=${PATH}:/opt/bin``)."""
-        return {
-            key: _fill(self.name, f"env {key}", expand(value, inherited or {}), values)
-            for key, value in self.env
-        }
-
-
-_INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand(template: str, inherited: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` by the inherited variable ('' when unset, as a shell does)."""
-    if "${" not in template:
-        return template
-    return _INHERITED.sub(
-        lambda match: inherited.get(match.group(1), "").replace("{", "{{").replace("}", "}}"),
-        template,
-    )
-
-
-def split_command(spec: ServiceSpec) -> list[str]:
-    """The command's words, or ConfigError for an empty or badly quoted command."""
-    try:
-        words = shlex.split(spec.command)
-    except ValueError as exc:
-        raise ConfigError(
-            f"the {spec.name} command {spec.command!r} cannot be split: {exc}"
-        ) from None
-    if not words:
-        raise ConfigError(f"the {spec.name} command is empty; give it a program to run")
-    return words
-
-
-def check_spec(spec: ServiceSpec, source: str) -> ServiceSpec:
-    """Render ``spec`` once with stand-in values, so a bad command stops the run at once
-    (naming ``source``, the setting it came from) instead of failing every test."""
-    stand_in = {name: f"<{name}>" for name in PLACEHOLDERS}
-    try:
-        spec.render(stand_in)
-        spec.render_env(stand_in)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc} (set by {source})") from None
-    return spec
-
-
-def _fill(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
-    try:
-        return template.format_map(values)
-    except KeyError as exc:
-        raise ConfigError(
-            f"{service} {what} uses unknown placeholder {{{exc.args[0]}}}; "
-            f"available: {PLACEHOLDER_LIST}"
-        ) from None
-    except (ValueError, IndexError) as exc:
-        raise ConfigError(f"{service} {what} {template!r} is not a valid template: {exc}") from None
+#: ini keys read as lists of lines.
+LINELIST_KEYS = ("template_db_env",)
 
 
 @dataclass(frozen=True)
 class HarnessConfig:
-    """Everything a run needs, resolved once in the controller and sent to workers."""
+    """Everything a run needs, resolved once in the controller and sent to workers once."""
 
     root: str
     output_dir: str
@@ -322,17 +227,25 @@ class HarnessConfig:
     chromium_executable: str | None = None
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
+    template_cwd: str = "."
+    template_env: tuple[tuple[str, str], ...] = ()
     template_timeout: float = 300.0
     db_reset: str | None = None
-    gateway_root: str | None = None
+    page_url: str | None = None
     preload: bool = True
     host: str = "127.0.0.1"
-    #: Filled in by the controller: the run's port base and live-log relay.
+    #: Filled in by the controller before any worker starts: the run's port base, its
+    #: live-log relay, each preloaded service's server and each run-scoped service's URL.
     run_id: str = ""
     port_base: int = 0
     port_block: int = 20
+    #: The port block of the run-scoped services (after every worker's).
+    run_block: int = 0
     relay_address: str | None = None
-    preload_address: str | None = None
+    preload_addresses: Mapping[str, str] = field(default_factory=dict)
+    run_urls: Mapping[str, str] = field(default_factory=dict)
+    #: Why a service configured for preloading starts with exec (said once per run).
+    not_preloaded: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def services_dir(self) -> Path:
@@ -343,17 +256,41 @@ class HarnessConfig:
         return self.services_dir / "template.sqlite"
 
     @property
-    def preload_modules(self) -> list[str]:
-        """Every service's preload modules, once each, when preloading is on."""
-        if not self.preload:
-            return []
-        return list(dict.fromkeys(module for spec in self.services for module in spec.preload))
+    def names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.services)
+
+    def scoped(self, scope: str) -> tuple[ServiceSpec, ...]:
+        """The services of one scope, in start order."""
+        return tuple(spec for spec in self.services if spec.scope == scope)
+
+    @property
+    def template(self) -> ServiceSpec | None:
+        """The template step as a spec (command, cwd, env, timeout), or None."""
+        if not self.template_cmd:
+            return None
+        return ServiceSpec(
+            TEMPLATE,
+            self.template_cmd,
+            cwd=self.template_cwd,
+            env=self.template_env,
+            timeout=self.template_timeout,
+            ready=("none", ""),
+            scope="run",
+        )
 
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def run_values(self) -> dict[str, str]:
+        """Placeholders every command may use: the run's and its run-scoped services' URLs."""
+        values = {"root": self.root, "host": self.host}
+        for name, url in self.run_urls.items():
+            values[f"{name}_url"] = url
+            values[f"{name}_port"] = url.rsplit(":", 1)[1]
+        return values
 
     def with_run(self, **values: Any) -> HarnessConfig:
         return replace(self, **values)
@@ -362,9 +299,8 @@ class HarnessConfig:
         """Plain data, for pytest-xdist's workerinput."""
         data = asdict(self)
         data["stream_logs"] = sorted(self.stream_logs)
-        data["services"] = [
-            {**asdict(spec), "env": [list(pair) for pair in spec.env]} for spec in self.services
-        ]
+        for key in ("preload_addresses", "run_urls", "not_preloaded"):
+            data[key] = dict(getattr(self, key))
         return data
 
     @classmethod
@@ -373,13 +309,25 @@ class HarnessConfig:
             ServiceSpec(
                 **{
                     **spec,
-                    "env": tuple(tuple(pair) for pair in spec["env"]),
+                    "env": _pairs(spec["env"]),
+                    "ready": tuple(spec["ready"]),
                     "preload": tuple(spec["preload"]),
                 }
             )
             for spec in data["services"]
         )
-        return cls(**{**data, "services": services, "stream_logs": frozenset(data["stream_logs"])})
+        return cls(
+            **{
+                **data,
+                "services": services,
+                "stream_logs": frozenset(data["stream_logs"]),
+                "template_env": _pairs(data["template_env"]),
+            }
+        )
+
+
+def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(key), str(value)) for key, value in items)
 
 
 @dataclass
@@ -399,9 +347,19 @@ class Sources:
             return setting.parse(option, value) if isinstance(value, str) else value
         if (variable := self._given_in_env(setting)) is not None:
             return setting.parse(variable, self.env[variable])
-        if setting.ini and self.ini.get(setting.ini) not in (None, "", []):
-            return setting.parse(f"{setting.ini} (ini)", str(self.ini[setting.ini]).strip())
+        if setting.ini and self.ini_value(setting.ini) is not None:
+            return setting.parse(f"{setting.ini} (ini)", str(self.ini_value(setting.ini)).strip())
         return setting.default
+
+    def ini_value(self, key: str) -> Any:
+        """The ini's value for ``key``, None when absent or empty."""
+        value = self.ini.get(key)
+        return None if value in (None, "", []) else value
+
+    def env_value(self, variable: str) -> str | None:
+        """The variable's value, None when unset or empty."""
+        value = self.env.get(variable, "")
+        return value if value != "" else None
 
     def beats_ini(self, setting: Setting) -> bool:
         """Whether the CLI or the environment gives ``setting``, so no ini value counts."""
@@ -413,7 +371,7 @@ class Sources:
 
     def _given_in_env(self, setting: Setting) -> str | None:
         """The variable that gives ``setting`` in this environment (set, not empty), if any."""
-        return setting.env if setting.env and self.env.get(setting.env, "") != "" else None
+        return setting.env if setting.env and self.env_value(setting.env) is not None else None
 
 
 def check_removed_modes(env: Mapping[str, str]) -> None:
@@ -422,90 +380,174 @@ def check_removed_modes(env: Mapping[str, str]) -> None:
     if raw is not None and raw.strip().lower() in _FALSE - {""}:
         raise ConfigError(
             "PLAYWRIGHT_MANAGED_SERVICES=false is no longer supported: external services "
-            "are not supported; every worker starts its own backend, SSE gateway and "
-            "frontend. Remove PLAYWRIGHT_MANAGED_SERVICES from your environment and .env.test "
-            "(and point the harness at other services with backend_cmd, SSE_GATEWAY_CMD or "
-            "FRONTEND_CMD instead)."
+            "are not supported; every worker starts its own services. Remove "
+            "PLAYWRIGHT_MANAGED_SERVICES from your environment and .env.test (and point the "
+            "harness at other services with <service>_cmd in playwright.ini, or the "
+            "variable that replaces a service's command, instead)."
         )
 
 
 def resolve_config(sources: Sources) -> HarnessConfig:
     """Resolve every setting once; raise ConfigError naming the setting to fix."""
     check_removed_modes(sources.env)
+    names = service_names(sources.ini_value("services"))
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
-    values["stream_logs"] = _stream_logs(sources)
-    services = tuple(_service(sources, name, values) for name in SERVICE_NAMES)
-    if values["template_cmd"]:
-        check_spec(ServiceSpec("template", values["template_cmd"]), "template_db_cmd")
-    if values["db_reset"]:
-        check_spec(ServiceSpec("db_reset", values["db_reset"]), "db_reset")
-    return HarnessConfig(
+    values["stream_logs"] = _stream_logs(sources, names)
+    values["template_env"] = env_lines("template_db", sources.ini_value("template_db_env") or ())
+    services = tuple(_service(sources, name, values) for name in names)
+    every = (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(names))
+    for spec, source in _sources_of(sources, services):
+        check_spec(spec, source, placeholders_for(spec, services), every)
+    config = HarnessConfig(
         root=str(sources.root),
         output_dir=str(Path(sources.root, sources.output_dir)),
         services=services,
         **values,
     )
+    if config.template is not None:
+        check_spec(
+            config.template, "template_db_cmd", placeholders_for(config.template, services), every
+        )
+    for field_name, setting in (("db_reset", "db_reset"), ("page_url", "page_url")):
+        text = values[field_name]
+        if text:
+            spec = ServiceSpec(setting, text.replace(" ", "_"))
+            check_spec(spec, setting, placeholders_for(spec, services), every)
+    return config
 
 
-def _stream_logs(sources: Sources) -> frozenset[str]:
+def _sources_of(
+    sources: Sources, services: tuple[ServiceSpec, ...]
+) -> list[tuple[ServiceSpec, str]]:
+    return [(spec, _command_source(sources, spec.name)[1]) for spec in services]
+
+
+def _stream_logs(sources: Sources, names: tuple[str, ...]) -> frozenset[str]:
     if sources.cli.get("stream_logs") is not None:
-        return parse_services("--stream-logs", sources.cli["stream_logs"])
-    from_env = {
-        name
-        for name, var in STREAM_ENV.items()
-        if sources.env.get(var, "") != "" and parse_bool(var, sources.env[var])
-    }
-    if from_env or any(sources.env.get(var, "") != "" for var in STREAM_ENV.values()):
-        return frozenset(from_env)
-    return parse_services("stream_logs (ini)", str(sources.ini.get("stream_logs") or ""))
+        return parse_services("--stream-logs", sources.cli["stream_logs"], names)
+    variables = {name: stream_variable(name) for name in names}
+    given = {name: var for name, var in variables.items() if sources.env_value(var) is not None}
+    if given:
+        return frozenset(name for name, var in given.items() if parse_bool(var, sources.env[var]))
+    return parse_services("stream_logs (ini)", str(sources.ini_value("stream_logs") or ""), names)
+
+
+def _ini(sources: Sources, name: str, suffix: str) -> Any:
+    return sources.ini_value(f"{name}_{suffix}")
+
+
+def _command_source(sources: Sources, name: str) -> tuple[str | None, str]:
+    """The service's command and the setting that gave it: its variable, then its
+    ``alt_cmd`` variable, then the ini."""
+    variable = cmd_variable(name, _ini(sources, name, "cmd_env"))
+    if (command := sources.env_value(variable)) is not None:
+        return command, variable
+    alternative = parse_alt_command(name, _ini(sources, name, "alt_cmd"))
+    if alternative is not None and sources.env_value(alternative[0]) is not None:
+        return alternative[1], f"{alternative[0]} ({name}_alt_cmd in playwright.ini)"
+    return _ini(sources, name, "cmd"), f"{name}_cmd in playwright.ini"
 
 
 def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceSpec:
-    ini = {key: sources.ini.get(f"{name}_{suffix}") for key, suffix, _ in SERVICE_KEYS}
-    variable = SERVICE_CMD_ENV[name]
-    command, source = sources.env.get(variable) or None, variable
-    if command is None and name == "gateway" and values["gateway_root"]:
-        command, source = NODE_GATEWAY_CMD, "SSE_GATEWAY_ROOT"
-    # Preload modules belong to the ini's command: another command does not get them.
-    preload = () if command else _words(ini["preload"])
-    if command is None:
-        command, source = ini["command"], f"{name}_cmd in playwright.ini"
+    command, source = _command_source(sources, name)
     if not command:
         raise ConfigError(
-            f"no command for the {name}: set {name}_cmd in playwright.ini "
-            f"or {SERVICE_CMD_ENV[name]} in the environment"
+            f"no command for the {name} service: set {name}_cmd in playwright.ini "
+            f"or {cmd_variable(name, _ini(sources, name, 'cmd_env'))} in the environment"
         )
+    # Preload modules belong to the ini's command: another command does not get them.
+    ini_command = source.endswith("_cmd in playwright.ini")
+    preload = words(_ini(sources, name, "preload")) if ini_command else ()
     # A service's own ini timeout beats the ini's service_timeout, never the
     # command line or the environment (CLI > environment > ini > default).
     timeout = values["service_timeout"]
-    if ini["timeout"] and not sources.beats_ini(_SERVICE_TIMEOUT):
-        timeout = parse_seconds(f"{name}_timeout (ini)", str(ini["timeout"]))
-    spec = ServiceSpec(
+    if _ini(sources, name, "timeout") and not sources.beats_ini(_SERVICE_TIMEOUT):
+        timeout = parse_seconds(f"{name}_timeout (ini)", str(_ini(sources, name, "timeout")))
+    return ServiceSpec(
         name=name,
         command=str(command).strip(),
-        cwd=str(ini["cwd"] or "."),
-        env=_env_lines(name, ini["env"] or ()),
-        ready_path=str(ini["ready_path"] or "/"),
+        cwd=str(_ini(sources, name, "cwd") or "."),
+        env=env_lines(name, _ini(sources, name, "env") or ()),
+        ready=parse_ready(name, _ini(sources, name, "ready"), _ini(sources, name, "ready_path")),
         timeout=timeout,
         preload=preload,
+        scope=parse_scope(name, _ini(sources, name, "scope")),
+        python=parse_interpreter(name, _ini(sources, name, "python"), sources.root, sources.env),
     )
-    return check_spec(spec, source)
 
 
-def _words(raw: str | None) -> tuple[str, ...]:
-    return tuple(word for word in (raw or "").replace(",", " ").split() if word)
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable a run reads, for --help, the README and .env.test.example."""
+
+    name: str
+    ini: str
+    default: str
+    help: str
+    cli: str = ""
 
 
-def _env_lines(name: str, lines: Iterable[str] | str) -> tuple[tuple[str, str], ...]:
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    pairs = []
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{name}_env line {line!r} is not KEY=VALUE")
-        pairs.append((key.strip(), value.strip()))
-    return tuple(pairs)
+def variables(services: Mapping[str, Mapping[str, Any]] | None = None) -> list[Variable]:
+    """Every variable: the settings', then each configured service's.
+
+    ``services`` maps each service name to its ini keys (``cmd_env``, ``alt_cmd``).
+    """
+    rows = [
+        Variable(
+            s.env, s.ini or "", "" if s.default is None else str(s.default), s.help, s.cli or ""
+        )
+        for s in SETTINGS
+        if s.env
+    ]
+    for name, keys in (services or {}).items():
+        variable = cmd_variable(name, keys.get("cmd_env"))
+        rows.append(Variable(variable, f"{name}_cmd", "", f"replaces the {name} command"))
+        alternative = parse_alt_command(name, keys.get("alt_cmd"))
+        if alternative is not None:
+            rows.append(
+                Variable(
+                    alternative[0],
+                    f"{name}_alt_cmd",
+                    "",
+                    f"when set, the {name} runs {alternative[1]}",
+                )
+            )
+        rows.append(
+            Variable(
+                stream_variable(name),
+                "stream_logs",
+                "false",
+                f"print the {name} log live",
+                "--stream-logs",
+            )
+        )
+    return rows
+
+
+def _shown(default: Any) -> str:
+    if default is None:
+        return ""
+    if isinstance(default, bool):
+        return str(default).lower()
+    return f"{default:g}" if isinstance(default, float) else str(default)
+
+
+def read_ini(path: Path) -> dict[str, Any]:
+    """The ``[pytest]`` section of an ini file as pytest would give it to ``Sources``
+    (``*_env`` keys as lists of lines), for tools that resolve a configuration
+    without running pytest: the benchmarks, the docs' variable table."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    ini: dict[str, Any] = dict(parser["pytest"]) if parser.has_section("pytest") else {}
+    lists = {f"{name}_env" for name in words(ini.get("services"))} | set(LINELIST_KEYS)
+    for key in lists & ini.keys():
+        ini[key] = [line.strip() for line in ini[key].splitlines() if line.strip()]
+    return ini
+
+
+def service_keys(ini: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each configured service's ini keys by suffix, for ``variables``."""
+    names = service_names(ini.get("services"))
+    return {
+        name: {suffix: ini.get(f"{name}_{suffix}") for suffix in SERVICE_SUFFIXES} for name in names
+    }

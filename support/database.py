@@ -10,7 +10,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,21 +17,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import HarnessConfig, ServiceSpec
+from .config import HarnessConfig
 from .errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
+from .services import fill_text
 
 RESET_TIMEOUT = 10.0
 
 
 def build_template(config: HarnessConfig, env: Mapping[str, str] | None = None) -> float | None:
-    """Build ``config.template_path`` with ``template_cmd``; seconds taken, None if no command.
+    """Build ``config.template_path`` with the template step; seconds taken, None if none.
 
-    The command runs in the rootdir with ``env`` (the run's environment, .env.test
-    included) and is stopped, with its whole process group, after
+    The command runs in ``template_db_cwd`` with ``env`` (the run's environment,
+    .env.test included) plus ``template_db_env``, may name the run-scoped
+    services' URLs, and is stopped, with its whole process group, after
     ``config.template_timeout`` seconds. Safe to call from several processes: a
     file lock makes one build and the others reuse its result.
     """
-    if not config.template_cmd:
+    spec = config.template
+    if spec is None:
         return None
     target = config.template_path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,9 +45,11 @@ def build_template(config: HarnessConfig, env: Mapping[str, str] | None = None) 
         started = time.perf_counter()
         partial = target.with_suffix(".building")
         partial.unlink(missing_ok=True)
-        spec = ServiceSpec("template", config.template_cmd)
-        command = spec.render({**placeholder_defaults(config), "db": str(partial)}, env)
-        result = _run(command, config, env)
+        inherited = dict(os.environ if env is None else env)
+        values = {**config.run_values(), "db": str(partial)}
+        command = spec.render(values, inherited)
+        full_env = {**inherited, **spec.render_env(values, inherited)}
+        result = _run(command, Path(config.root, spec.cwd), full_env, spec.timeout)
         if result.returncode != 0 or not partial.exists():
             raise TemplateBuildFailed(
                 command,
@@ -58,29 +62,34 @@ def build_template(config: HarnessConfig, env: Mapping[str, str] | None = None) 
 
 
 def _run(
-    command: list[str], config: HarnessConfig, env: Mapping[str, str] | None
+    command: list[str], cwd: Path, env: Mapping[str, str], timeout: float
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the template command; on a time-out, stop its process group and say so."""
-    child = subprocess.Popen(
-        command,
-        cwd=config.root,
-        env=None if env is None else dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    if not cwd.is_dir():
+        raise ConfigError(
+            f"the template command's working directory {cwd} does not exist; "
+            "fix template_db_cwd in playwright.ini (relative paths start at the rootdir)"
+        )
     try:
-        output, _ = child.communicate(timeout=config.template_timeout)
+        child = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise TemplateBuildFailed(command, None, f"cannot run {command[0]}: {exc}") from None
+    try:
+        output, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         output, _ = child.communicate()
         raise TemplateBuildFailed(
-            command,
-            None,
-            output.decode("utf-8", "replace"),
-            timeout=config.template_timeout,
+            command, None, output.decode("utf-8", "replace"), timeout=timeout
         ) from None
     return subprocess.CompletedProcess(command, child.returncode, output)
 
@@ -93,15 +102,6 @@ def copy_template(config: HarnessConfig, destination: Path) -> Path:
     if config.template_cmd:
         shutil.copyfile(config.template_path, destination)
     return destination
-
-
-def placeholder_defaults(config: HarnessConfig) -> dict[str, str]:
-    return {
-        "python": sys.executable,
-        "root": config.root,
-        "host": config.host,
-        "gateway_root": config.gateway_root or "",
-    }
 
 
 def reset_database(
@@ -133,7 +133,7 @@ def _reset_request(template: str, values: Mapping[str, str]) -> dict[str, Any]:
     method, _, url = template.strip().partition(" ")
     if not url.strip():
         method, url = "POST", method
-    method, url = method.upper(), " ".join(ServiceSpec("db_reset", url).render(values))
+    method, url = method.upper(), fill_text("db_reset", "URL", url.strip(), values)
     request = urllib.request.Request(url, method=method, data=None if method == "GET" else b"")
     try:
         with urllib.request.urlopen(request, timeout=RESET_TIMEOUT) as response:

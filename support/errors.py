@@ -61,6 +61,8 @@ class ServiceError(HarnessError):
     url: str | None = None
     hint: str = ""
     log_tail: list[str] = field(default_factory=list)
+    #: The service's readiness as configured: 'http /health', 'tcp', 'log REGEX', 'none'.
+    ready: str = ""
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -69,6 +71,15 @@ class ServiceError(HarnessError):
 
     def headline(self) -> str:
         raise NotImplementedError
+
+    def awaited(self) -> str:
+        """What readiness waited for, in words."""
+        kind, _, target = self.ready.partition(" ")
+        if kind == "tcp":
+            return f"a connection to {self.url}"
+        if kind == "log":
+            return f"a log line matching {target!r}"
+        return f"a 2xx from GET {self.url}"
 
     def __str__(self) -> str:
         parts = [f"{self.service} ({self.worker}) {self.headline()}"]
@@ -96,7 +107,7 @@ class ExitedBeforeReady(ServiceError):
 
     def headline(self) -> str:
         code = "with no exit code" if self.exit_code is None else describe_exit(self.exit_code)
-        return f"{code} before it was ready at {self.url}."
+        return f"{code} before it was ready (waiting for {self.awaited()})."
 
 
 @dataclass
@@ -121,7 +132,7 @@ class ReadinessTimeout(ServiceError):
 
     def headline(self) -> str:
         return (
-            f"gave no 2xx from GET {self.url} within {self.timeout:.1f} s "
+            f"was not ready within {self.timeout:.1f} s: no {self.awaited().removeprefix('a ')} "
             f"(last: {self.last_status}); the process is still running (pid {self.pid})."
         )
 

@@ -1,70 +1,65 @@
 """Start ``{python} -m module`` services by forking a process that imported them once.
 
 A Python service spends most of its start importing its libraries (Flask and
-SQLAlchemy: about 0.45 s of CPU; aiohttp: about 0.2 s), and every worker of a
-run imports the same ones. The preload server is one process per run that
-imports a service's modules once and then forks for each start, so a backend
-is ready in tens of milliseconds and two workers booting at once no longer
-fight over the CPU for the same imports.
+SQLAlchemy: about 0.45 s of CPU; aiohttp: about 0.2 s; a real team's backend
+seconds), and every worker of a run imports the same ones. A preload server is
+one process per preloaded service and run: it imports the service's
+``<name>_preload`` modules once, on the service's own interpreter (its
+``{python}``, say a virtualenv of its own), in the service's working directory,
+and then forks for each worker's start, so the service is ready in tens of
+milliseconds and workers booting at once no longer fight over the CPU for the
+same imports. The server is ``support/preload_server.py``, run as a file and
+never imported (see ``BOOTSTRAP``): the service sees its own packages, not the
+harness's.
 
-A forked service is an ordinary process of its own: a new session (so the
-harness stops its process group as usual), stdout and stderr on the pipe the
-worker drains, stdin on /dev/null, the requested working directory,
-environment and ``sys.argv``, then ``runpy`` runs the module as ``__main__``
-exactly as ``python -m`` does, with a normal interpreter exit. It dies with the
-worker that asked for it (a pidfd of the worker, taken from the socket's peer
-credentials, stands in for the parent-death signal), and its exit status goes
-back to that worker over the same connection.
-
-Only commands of the form ``{python} -m module args...`` can be preloaded, and
-only when their interpreter variables (``PYTHON*``) match the server's; any
-other command, or any trouble reaching the server, starts with exec as before.
-
-The server runs as ``python -c 'from support.preload import main; ...' SOCKET MODULE...``
-(see ``PreloadServer.start``).
+Only commands of the form ``<interpreter> -m module args...`` are preloaded,
+and only when the interpreter is the server's and the interpreter variables
+(``PYTHON*``) match; anything else, or any trouble reaching the server, starts
+with exec, and the run says why once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
-import importlib
 import json
 import os
-import runpy
 import select
-import selectors
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigError
 from .pdeath import die_with_parent
+from .preload_server import HEADER, interpreter_vars
 
 if TYPE_CHECKING:
     from .config import HarnessConfig
+    from .services import ServiceSpec
 
-#: Interpreter variables a forked child applies itself; every other PYTHON* variable
-#: (PYTHONPATH, PYTHONHASHSEED, ...) shaped the server's imports, so it must match.
-#: The server runs unbuffered, which a child without PYTHONUNBUFFERED only gains from.
-_IGNORED_PYTHON_VARS = {"PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
-_HEADER = struct.Struct("!I")
-_MAX_REQUEST = 4 * 1024 * 1024
 _MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, with the terminating NUL
 _TEMP_PREFIX = "stackwright-"
-_PR_SET_NAME = 15
-_SERVER_MAIN = "import sys; from support.preload import main; sys.exit(main(sys.argv[1:]))"
+SERVER_FILE = Path(__file__).with_name("preload_server.py")
+#: Runs the server file on any interpreter without importing anything of the harness.
+BOOTSTRAP = (
+    "import sys; path = sys.argv.pop(1); "
+    "exec(compile(open(path, encoding='utf-8').read(), path, 'exec'))"
+)
+
+__all__ = [
+    "PreloadServer",
+    "PreloadUnavailable",
+    "interpreter_vars",
+    "preloadable",
+    "spawn",
+    "start_servers",
+]
 
 
 class PreloadUnavailable(Exception):
@@ -72,25 +67,11 @@ class PreloadUnavailable(Exception):
 
 
 def preloadable(argv: Sequence[str]) -> tuple[str, list[str]] | None:
-    """``(module, args)`` when ``argv`` is ``<this python> -m module args...``."""
-    if len(argv) >= 3 and argv[1] == "-m" and _same_file(argv[0], sys.executable):
+    """``(module, args)`` when ``argv`` is ``<interpreter> -m module args...`` (the server
+    checks that the interpreter is its own)."""
+    if len(argv) >= 3 and argv[1] == "-m":
         return argv[2], list(argv[3:])
     return None
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def interpreter_vars(env: Mapping[str, str]) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in env.items()
-        if key.startswith("PYTHON") and key not in _IGNORED_PYTHON_VARS
-    }
 
 
 # -- the client side: a worker asking for a service ------------------------------------
@@ -189,12 +170,14 @@ def spawn(
     if target is None:
         raise PreloadUnavailable("the command is not '{python} -m module ...'")
     module, args = target
-    request = json.dumps({"module": module, "args": args, "cwd": cwd, "env": dict(env)}).encode()
+    request = json.dumps(
+        {"interpreter": argv[0], "module": module, "args": args, "cwd": cwd, "env": dict(env)}
+    ).encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(address)
-        payload = _HEADER.pack(len(request)) + request
+        payload = HEADER.pack(len(request)) + request
         sent = socket.send_fds(sock, [payload], [output_fd])
         if sent < len(payload):
             sock.sendall(payload[sent:])
@@ -221,7 +204,7 @@ def _read_message(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
     return dict(json.loads(line)), rest
 
 
-# -- the controller side: one server per run -------------------------------------------
+# -- the controller side: one server per preloaded service ------------------------------
 
 
 @dataclass
@@ -242,6 +225,7 @@ class PreloadServer:
         env: Mapping[str, str],
         log_path: Path,
         timeout: float = 10.0,
+        interpreter: str | None = None,
     ) -> PreloadServer:
         """Start the server and wait until it listens (its imports go on in the background:
         requests wait for them in the socket's backlog)."""
@@ -250,7 +234,14 @@ class PreloadServer:
             os.unlink(address)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-c", _SERVER_MAIN, address, *modules],
+                [
+                    interpreter or sys.executable,
+                    "-c",
+                    BOOTSTRAP,
+                    str(SERVER_FILE),
+                    address,
+                    *modules,
+                ],
                 cwd=cwd,
                 env={**env, "PYTHONUNBUFFERED": "1"},
                 stdin=subprocess.DEVNULL,
@@ -271,31 +262,43 @@ class PreloadServer:
         return cls(address, process, log_path)
 
     @classmethod
-    def for_run(cls, config: HarnessConfig, env: Mapping[str, str]) -> PreloadServer | None:
-        """The run's server for every service's ``*_preload`` modules; None when there are none.
+    def for_service(
+        cls,
+        config: HarnessConfig,
+        spec: ServiceSpec,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+    ) -> PreloadServer:
+        """The server of one service: its interpreter, working directory and ``PYTHON*``
+        variables, importing its ``<name>_preload`` modules.
 
-        The socket sits beside the run's other files, where the next run clears
-        it even after a ``kill -9``. A Unix socket path is limited to 108 bytes,
-        so a deeper output folder gets a short temporary folder instead.
+        ``argv`` is the service's command as the run can render it, and ``env`` the
+        environment its workers give it. The socket sits beside the run's other files,
+        where the next run clears it even after a ``kill -9``. A Unix socket path is
+        limited to 108 bytes, so a deeper output folder gets a short temporary folder.
+        Raises PreloadUnavailable when the service cannot be preloaded.
         """
-        modules = config.preload_modules
-        if not modules:
-            return None
+        if preloadable(argv) is None:
+            raise PreloadUnavailable(f"its command is not '<python> -m module ...': {argv[0]}")
+        cwd = os.path.join(config.root, spec.cwd)
+        if not os.path.isdir(cwd):
+            raise PreloadUnavailable(f"its working directory {cwd} does not exist")
         private = config.services_dir / "preload"
-        address, folder = str(private / "preload.sock"), None
+        address, folder = str(private / f"{spec.name}.sock"), None
         if len(address.encode()) > _MAX_SOCKET_PATH:
             folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)  # mode 0700
-            address = os.path.join(folder, "preload.sock")
+            address = os.path.join(folder, f"{spec.name}.sock")
         else:
             private.mkdir(parents=True, exist_ok=True)
             private.chmod(0o700)  # whatever the umask: only this user reaches the socket
         try:
             return cls.start(
                 address,
-                modules,
-                cwd=config.root,
+                spec.preload,
+                cwd=cwd,
                 env=env,
-                log_path=config.services_dir / "preload.log",
+                log_path=config.services_dir / f"preload-{spec.name}.log",
+                interpreter=argv[0],
             )
         except BaseException:
             if folder is not None:
@@ -324,248 +327,46 @@ class PreloadServer:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def start_servers(
+    config: HarnessConfig, env: Mapping[str, str]
+) -> tuple[dict[str, PreloadServer], dict[str, str]]:
+    """One server per worker service with ``<name>_preload`` modules (when preloading is
+    on), and why each service that asked for one cannot have it."""
+    servers: dict[str, PreloadServer] = {}
+    reasons: dict[str, str] = {}
+    wanted = [spec for spec in config.scoped("worker") if spec.preload]
+    for spec in wanted if config.preload else ():
+        try:
+            argv, server_env = _preload_view(config, spec, env)
+            servers[spec.name] = PreloadServer.for_service(config, spec, argv, server_env)
+        except PreloadUnavailable as exc:
+            reasons[spec.name] = str(exc)
+    return servers, reasons
+
+
+def _preload_view(
+    config: HarnessConfig, spec: ServiceSpec, base_env: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The service's command and interpreter environment as the controller can know them:
+    per-worker placeholders stand in as ``<name>``, which must not reach a PYTHON* variable
+    or the interpreter (those shape the imports every worker shares)."""
+    values = {**config.run_values(), "port": "<port>", "db": "<db>", "worker": "<worker>"}
+    values["worker_dir"] = "<worker_dir>"
+    for other in config.services:
+        values.setdefault(f"{other.name}_url", f"<{other.name}_url>")
+        values.setdefault(f"{other.name}_port", f"<{other.name}_port>")
+    try:
+        argv = spec.render(values, base_env)
+        extra = spec.render_env(values, base_env)
+    except ConfigError as exc:
+        raise PreloadUnavailable(str(exc)) from None
+    python_vars = {key: value for key, value in extra.items() if key.startswith("PYTHON")}
+    if preloadable(argv) is None:
+        raise PreloadUnavailable(f"its command is not '{{python}} -m module ...': {argv[0]}")
+    if "<" in argv[0] or any("<" in value for value in python_vars.values()):
+        raise PreloadUnavailable("its interpreter or PYTHON* variables differ per worker")
+    return argv, {**base_env, **python_vars}
+
+
 def _exited(code: int) -> str:
     return f"exited with code {code}"
-
-
-# -- the server process ------------------------------------------------------------------
-
-
-@dataclass
-class _Start:
-    """What a forked child runs once the server's frames are gone."""
-
-    module: str
-    args: list[str]
-
-
-class _Server:
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.owner = os.getpid()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        # Only this user may connect, whatever the umask: a connection runs code.
-        previous = os.umask(0o177)
-        try:
-            self.listener.bind(address)
-        finally:
-            os.umask(previous)
-        self.listener.listen(64)
-        self.wakeup_r, self.wakeup_w = os.pipe()
-        os.set_blocking(self.wakeup_w, False)
-        self.selector = selectors.DefaultSelector()
-        self.children: dict[int, socket.socket] = {}
-        self.stopping = False
-        self.interpreter = interpreter_vars(os.environ)
-
-    def run(self) -> _Start | None:
-        """Serve until SIGTERM; in a forked child, return what it must run."""
-        signal.set_wakeup_fd(self.wakeup_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        self.selector.register(self.listener, selectors.EVENT_READ)
-        self.selector.register(self.wakeup_r, selectors.EVENT_READ)
-        while not self.stopping:
-            for key, _ in self.selector.select():
-                if key.fileobj is self.listener:
-                    start = self._accept()
-                    if start is not None:
-                        return start
-                else:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self.wakeup_r, 512)
-                    self._reap()
-        return None
-
-    def _stop(self, *_: Any) -> None:
-        self.stopping = True
-
-    def _accept(self) -> _Start | None:
-        conn, _ = self.listener.accept()
-        try:
-            request, fds = self._receive(conn)
-        except (OSError, ValueError) as exc:
-            print(f"preload: bad request: {exc}", flush=True)
-            conn.close()
-            return None
-        try:
-            return self._fork(conn, fds[0], request)
-        except Exception as exc:  # one bad request or failed fork never stops the server
-            print(f"preload: cannot start {request.get('module')!r}: {exc!r}", flush=True)
-            with contextlib.suppress(OSError):
-                refusal = {"refused": f"the preload server could not start it: {exc!r}"}
-                conn.sendall(json.dumps(refusal).encode() + b"\n")
-            conn.close()
-            return None
-        finally:
-            if os.getpid() == self.owner:
-                for fd in fds:
-                    os.close(fd)
-
-    def _fork(self, conn: socket.socket, output: int, request: Mapping[str, Any]) -> _Start | None:
-        worker_pid, uid, _gid = _peer_credentials(conn)
-        refused = self._refusal(request, uid)
-        if refused:
-            conn.sendall(json.dumps({"refused": refused}).encode() + b"\n")
-            conn.close()
-            return None
-        try:
-            worker = os.pidfd_open(worker_pid)
-        except ProcessLookupError:  # the worker is already gone
-            conn.close()
-            return None
-        sys.stdout.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(worker)
-            raise
-        if pid == 0:
-            try:
-                return self._become_child(conn, output, worker, request)
-            except BaseException:  # never fall back into the server's loop
-                traceback.print_exc()
-                os._exit(127)
-        os.close(worker)
-        self.children[pid] = conn
-        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        return None
-
-    @staticmethod
-    def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
-        conn.settimeout(10)
-        data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 1)
-        if len(data) < _HEADER.size or len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            raise ValueError("expected a length, a JSON request and one file descriptor")
-        try:
-            (length,) = _HEADER.unpack_from(data)
-            if length > _MAX_REQUEST:
-                raise ValueError(f"request of {length} bytes is too large")
-            body = data[_HEADER.size :]
-            while len(body) < length:
-                chunk = conn.recv(min(65536, length - len(body)))
-                if not chunk:
-                    raise ValueError("request cut short")
-                body += chunk
-            conn.settimeout(None)
-            request = json.loads(body)
-            if not isinstance(request, dict):
-                raise ValueError("the request is not a JSON object")
-        except BaseException:
-            os.close(fds[0])
-            raise
-        return request, fds
-
-    def _refusal(self, request: Mapping[str, Any], uid: int) -> str | None:
-        if uid != os.getuid():
-            print(f"preload: refused a request from user id {uid}", flush=True)
-            return f"user id {uid} may not use the preload server of user id {os.getuid()}"
-        wanted, have = interpreter_vars(request["env"]), self.interpreter
-        differ = sorted(
-            key for key in wanted.keys() | have.keys() if wanted.get(key) != have.get(key)
-        )
-        if differ:
-            return "interpreter variables differ from the preload server's: " + ", ".join(differ)
-        if not os.path.isdir(request["cwd"]):
-            return f"working directory {request['cwd']} does not exist"
-        return None
-
-    def _reap(self) -> None:
-        while self.children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            conn = self.children.pop(pid, None)
-            if conn is not None:
-                with contextlib.suppress(OSError):
-                    code = os.waitstatus_to_exitcode(status)
-                    conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
-                conn.close()
-
-    def _become_child(
-        self, conn: socket.socket, output: int, worker: int, request: Mapping[str, Any]
-    ) -> _Start:
-        """In the forked child: drop the server's state and set up the service's process."""
-        os.setsid()
-        _set_process_name(request["module"])
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        self.selector.close()
-        self.listener.close()
-        conn.close()
-        for child_conn in self.children.values():
-            child_conn.close()
-        os.close(self.wakeup_r)
-        os.close(self.wakeup_w)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(output, 1)
-        os.dup2(output, 2)
-        os.close(devnull)
-        os.close(output)
-        threading.Thread(target=_die_with, args=(worker,), daemon=True).start()
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
-        sys.path[0] = os.getcwd()  # what `python -m` puts first
-        return _Start(request["module"], list(request["args"]))
-
-
-def _peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
-    """(pid, uid, gid) of the process at the other end of a Unix socket."""
-    pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-    return pid, uid, gid
-
-
-def _set_process_name(name: str) -> None:
-    """Name the child after its module in ps -o comm and top (its cmdline stays the server's)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
-
-
-def _die_with(pidfd: int) -> None:  # pragma: no cover - runs in forked children
-    """The parent-death signal, for a process whose parent is not the worker."""
-    select.select([pidfd], [], [])
-    os.killpg(os.getpid(), signal.SIGKILL)
-
-
-def main(argv: Sequence[str]) -> int:
-    if len(argv) < 1:
-        print("usage: main([SOCKET, MODULE...])", file=sys.stderr)
-        return 2
-    address, modules = argv[0], argv[1:]
-    server = _Server(address)  # listen first: early requests wait in the backlog
-    started = time.perf_counter()
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except BaseException as exc:  # reported, then the server stops
-            print(f"preload: importing {module} failed: {exc!r}; stopping", flush=True)
-            os.unlink(address)
-            return 3
-    gc.freeze()  # keep the imported objects out of later collections (and shared pages)
-    print(
-        f"preload: imported {', '.join(modules)} in {time.perf_counter() - started:.2f}s; "
-        f"serving {address}",
-        flush=True,
-    )
-    start = server.run()
-    if start is None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(address)
-        return 0
-    sys.argv = [start.module, *start.args]
-    # As under `python -m`, the module runs as __main__, apart from any imported copy.
-    sys.modules.pop(start.module, None)
-    runpy.run_module(start.module, run_name="__main__", alter_sys=True)
-    return 0

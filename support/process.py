@@ -44,6 +44,7 @@ class ServiceProcess:
         on_line: LineSink | None = None,
         preload: str | None = None,
         preload_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.command = list(command)
@@ -59,7 +60,10 @@ class ServiceProcess:
         self._reader: threading.Thread | None = None
         self._log_lock = threading.Lock()
         self._eof = False
+        self.clock = clock
         self.started_at = 0.0
+        #: Where this start's output begins in the log (earlier starts' lines come before).
+        self.log_offset = 0
 
     @property
     def preloaded(self) -> bool:
@@ -75,9 +79,10 @@ class ServiceProcess:
         signal fires when the *thread* that forked exits."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab", buffering=0)
+        self.log_offset = log.tell()
         read_fd, write_fd = os.pipe()
         self._output = os.fdopen(read_fd, "rb", buffering=0)
-        self.started_at = time.monotonic()
+        self.started_at = self.clock()
         try:
             self.popen = self._spawn_preloaded(write_fd, log) or self._spawn(write_fd)
         except BaseException:

@@ -1,11 +1,14 @@
-"""Readiness: poll an HTTP URL, fast at first and backing off, while watching the process."""
+"""Readiness: poll an HTTP URL, a TCP port or the log, fast at first and backing off."""
 
 from __future__ import annotations
 
 import http.client
+import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 FIRST_INTERVAL = 0.005
@@ -80,3 +83,105 @@ class HttpProbe:
 def _refusal(status: int | str) -> bool:
     """A 4xx that waiting does not cure (not 408 Request Timeout, 425 Too Early or 429)."""
     return isinstance(status, int) and 400 <= status < 500 and status not in (408, 425, 429)
+
+
+class _Schedule:
+    """The backoff schedule shared by the probes that are not HTTP."""
+
+    clock: Callable[[], float]
+    interval: float
+    next_at: float
+    ready_at: float | None
+    last: int | str
+
+    def due(self) -> bool:
+        return self.ready_at is None and self.clock() >= self.next_at
+
+    def refused_for(self) -> float:
+        return 0.0
+
+    def describe_last(self) -> str:
+        return describe_status(self.last)
+
+    def _answer(self, ready: bool, last: str) -> bool:
+        now = self.clock()
+        self.last = last
+        if ready:
+            self.ready_at = now
+            return True
+        self.next_at = now + self.interval
+        self.interval = min(self.interval * 1.6, MAX_INTERVAL)
+        return False
+
+
+@dataclass
+class TcpProbe(_Schedule):
+    """Ready when a TCP connection to ``host:port`` is accepted."""
+
+    host: str
+    port: int
+    clock: Callable[[], float] = time.monotonic
+    interval: float = FIRST_INTERVAL
+    next_at: float = 0.0
+    last: int | str = "not polled yet"
+    ready_at: float | None = None
+
+    def poll(self) -> bool:
+        why = tcp_refusal(self.host, self.port)
+        return self._answer(why is None, why or "accepted")
+
+
+@dataclass
+class LogProbe(_Schedule):
+    """Ready when a line of the service's log matches ``pattern``."""
+
+    path: Path
+    pattern: str
+    offset: int = 0
+    clock: Callable[[], float] = time.monotonic
+    interval: float = FIRST_INTERVAL
+    next_at: float = 0.0
+    last: int | str = "no line matched yet"
+    ready_at: float | None = None
+    _partial: bytes = b""
+
+    def poll(self) -> bool:
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self.offset)
+                chunk = log.read()
+        except FileNotFoundError:
+            chunk = b""
+        self.offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        matcher = re.compile(self.pattern)
+        found = any(matcher.search(line.decode("utf-8", "replace")) for line in lines)
+        return self._answer(found, f"no line matched {self.pattern!r} yet")
+
+
+@dataclass
+class NoProbe(_Schedule):
+    """Readiness 'none': ready as soon as the process runs."""
+
+    clock: Callable[[], float] = time.monotonic
+    interval: float = FIRST_INTERVAL
+    next_at: float = 0.0
+    last: int | str = "started"
+    ready_at: float | None = None
+
+    def poll(self) -> bool:
+        return self._answer(True, "started")
+
+
+def tcp_refusal(host: str, port: int, *, timeout: float = REQUEST_TIMEOUT) -> str | None:
+    """Why a TCP connection to ``host:port`` failed; None when it was accepted."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except TimeoutError:
+        return f"no answer within {timeout} s"
+    except OSError as exc:
+        return type(exc).__name__

@@ -1,8 +1,13 @@
-"""A worker's stack: backend, SSE gateway and frontend, started together.
+"""A stack: the configured services of one scope, started together.
+
+A worker's stack holds the worker-scoped services (one set per xdist worker,
+with its own database); the run's stack, started by the controller before any
+worker, holds the run-scoped ones (stand-ins for object storage, mail, a queue).
 
 Ports are chosen first, so every URL is known before anything starts and the
-three services boot in parallel: the stack is ready when its slowest service
-is. A service that loses its port to another process is retried on new ports.
+services boot in parallel: the stack is ready when its slowest service is. A
+service that loses its port to another process is retried on new ports, within
+one deadline for the whole start, on one clock for processes and probes.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .config import SERVICE_NAMES, HarnessConfig, ServiceSpec
-from .database import copy_template, placeholder_defaults
+from .config import HarnessConfig
+from .database import copy_template
 from .errors import (
     ExitedBeforeReady,
     NodeModulesMissing,
@@ -32,10 +37,10 @@ from .errors import (
 from .health import ANSWER_TIMEOUT, process_state, unanswered
 from .ports import PortAllocator, PortsExhausted, is_free
 from .process import LineSink, ServiceProcess
-from .readiness import HttpProbe
+from .readiness import HttpProbe, LogProbe, NoProbe, TcpProbe, tcp_refusal
+from .services import ServiceSpec
 
-START_ORDER = ("gateway", "backend", "frontend")
-STOP_ORDER = ("frontend", "gateway", "backend")
+Probe = HttpProbe | TcpProbe | LogProbe | NoProbe
 PORT_ATTEMPTS = 3
 #: How long a readiness URL may answer one unchanging 4xx before the start fails.
 REFUSED_LIMIT = 3.0
@@ -70,7 +75,7 @@ class StartReport:
 
 
 class Stack:
-    """The three services of one worker, each on its own port, with its own database."""
+    """The services of one scope, each on its own port; a worker's has its own database."""
 
     def __init__(
         self,
@@ -78,18 +83,20 @@ class Stack:
         *,
         worker: str = "gw0",
         worker_index: int = 0,
+        scope: str = "worker",
         base_env: Mapping[str, str] | None = None,
         on_line: LineSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         sequential: bool = False,
     ) -> None:
         self.config = config
-        self.worker = worker
-        self.worker_dir = config.services_dir / worker
+        self.scope = scope
+        self.specs = config.scoped(scope)
+        self.worker = worker if scope == "worker" else "run"
+        self.worker_dir = config.services_dir / self.worker
         self.db_path = self.worker_dir / "app.sqlite"
-        self.ports = PortAllocator(
-            config.port_base, worker_index, config.port_block, host=config.host
-        )
+        block = worker_index if scope == "worker" else config.run_block
+        self.ports = PortAllocator(config.port_base, block, config.port_block, host=config.host)
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.on_line = on_line
         self.clock = clock
@@ -102,26 +109,30 @@ class Stack:
 
     # -- what a test sees ------------------------------------------------------------
 
-    @property
-    def backend_url(self) -> str:
-        return self.urls["backend"]
-
-    @property
-    def gateway_url(self) -> str:
-        return self.urls["gateway"]
-
-    @property
-    def frontend_url(self) -> str:
-        return self.urls["frontend"]
+    def url(self, name: str) -> str:
+        """The base URL of any configured service, this stack's or the run's."""
+        if name in self.urls:
+            return self.urls[name]
+        if name in self.config.run_urls:
+            return self.config.run_urls[name]
+        known = ", ".join([*self.urls, *self.config.run_urls]) or "none yet"
+        raise KeyError(f"no service named {name!r} has a URL (known: {known})")
 
     @property
     def log_paths(self) -> dict[str, Path]:
-        return {name: self.worker_dir / f"{name}.log" for name in SERVICE_NAMES}
+        """Every service log a test's slice covers: this stack's, and the run's services'
+        (whose lines come from every worker)."""
+        paths = {spec.name: self.worker_dir / f"{spec.name}.log" for spec in self.specs}
+        if self.scope == "worker":
+            run_dir = self.config.services_dir / "run"
+            for spec in self.config.scoped("run"):
+                paths[spec.name] = run_dir / f"{spec.name}.log"
+        return paths
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> Self:
-        """Start all three services and wait until each answers; stop them all on failure."""
+        """Start every service and wait until each is ready; stop them all on failure."""
         return self._boot(None)
 
     def restart(self) -> Self:
@@ -136,19 +147,22 @@ class Stack:
 
     def _boot(self, fixed_ports: dict[str, int] | None) -> Self:
         started = self.clock()
-        copy_template(self.config, self.db_path)
-        for spec in self.config.services:
+        # One deadline for the whole start, port retries included.
+        deadline = started + max((spec.timeout for spec in self.specs), default=0.0)
+        if self.scope == "worker":
+            copy_template(self.config, self.db_path)
+        for spec in self.specs:
             self._check_node_modules(spec)
             self._check_cwd(spec)
         try:
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 self.report.attempts = attempt
                 try:
-                    self._start_once(fixed_ports or self._new_ports())
+                    self._start_once(fixed_ports or self._new_ports(), deadline)
                     break
                 except _PortLost as lost:
                     self.stop()
-                    if attempt == PORT_ATTEMPTS or fixed_ports:
+                    if attempt == PORT_ATTEMPTS or fixed_ports or self.clock() > deadline:
                         raise self._port_error(lost, attempt, restart=bool(fixed_ports)) from None
         except BaseException:
             self.stop()
@@ -158,7 +172,7 @@ class Stack:
 
     def _new_ports(self) -> dict[str, int]:
         try:
-            return {name: self.ports.take() for name in START_ORDER}
+            return {spec.name: self.ports.take() for spec in self.specs}
         except PortsExhausted as exc:
             raise PortsExhausted(f"the stack of {self.worker} cannot start: {exc}") from None
 
@@ -173,31 +187,40 @@ class Stack:
             PortUnavailable, lost.service, port=lost.port, attempts=attempt, hint=hint
         )
 
-    def _start_once(self, ports: dict[str, int]) -> None:
+    def _start_once(self, ports: dict[str, int], deadline: float) -> None:
         self.ports_in_use = ports
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
-        probes: dict[str, HttpProbe] = {}
-        for name in START_ORDER:
-            spec = self.config.service(name)
-            self.processes[name] = self._spawn(spec, ports[name])
-            probes[name] = HttpProbe(self.urls[name] + spec.ready_path, clock=self.clock)
+        probes: dict[str, Probe] = {}
+        for spec in self.specs:
+            process = self.processes[spec.name] = self._spawn(spec, ports[spec.name])
+            probes[spec.name] = self._probe(spec, ports[spec.name], process)
             if self.sequential:
-                self._wait_ready({name: probes[name]}, ports)
-        self._wait_ready(probes, ports)
+                self._wait_ready({spec.name: probes[spec.name]}, ports, deadline)
+        self._wait_ready(probes, ports, deadline)
+
+    def _probe(self, spec: ServiceSpec, port: int, process: ServiceProcess) -> Probe:
+        kind, target = spec.ready
+        if kind == "http":
+            return HttpProbe(self.urls[spec.name] + target, clock=self.clock)
+        if kind == "tcp":
+            return TcpProbe(self.config.host, port, clock=self.clock)
+        if kind == "log":
+            return LogProbe(process.log_path, target, offset=process.log_offset, clock=self.clock)
+        return NoProbe(clock=self.clock)
 
     def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
         values = self._placeholders(port)
         env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
-        cwd = self._cwd(spec)
         process = ServiceProcess(
             spec.name,
             spec.render(values, self.base_env),
-            log_path=self.log_paths[spec.name],
-            cwd=cwd,
+            log_path=self.worker_dir / f"{spec.name}.log",
+            cwd=self._cwd(spec),
             env=env,
             on_line=self.on_line,
-            preload=self.config.preload_address if spec.preload else None,
+            preload=self.config.preload_addresses.get(spec.name),
             preload_timeout=spec.timeout,
+            clock=self.clock,
         )
         try:
             return process.start()
@@ -209,27 +232,28 @@ class Stack:
         return {**self.placeholders(), "port": str(port)}
 
     def placeholders(self) -> dict[str, str]:
-        """What a template may name for this worker: every URL, its database and folder."""
-        return {
-            **placeholder_defaults(self.config),
-            "db": str(self.db_path),
-            "worker": self.worker,
-            "worker_dir": str(self.worker_dir),
-            **{f"{name}_url": url for name, url in self.urls.items()},
-        }
+        """What a template may name here: every URL and port known, and for a worker
+        its database and folder."""
+        values = self.config.run_values()
+        for name, port in self.ports_in_use.items():
+            values[f"{name}_url"] = self.urls[name]
+            values[f"{name}_port"] = str(port)
+        if self.scope == "worker":
+            values.update(db=str(self.db_path), worker=self.worker, worker_dir=str(self.worker_dir))
+        return values
 
-    def _wait_ready(self, probes: dict[str, HttpProbe], ports: dict[str, int]) -> None:
+    def _wait_ready(self, probes: dict[str, Probe], ports: dict[str, int], deadline: float) -> None:
         while True:
             waiting = [name for name, probe in probes.items() if probe.ready_at is None]
             if not waiting:
                 return
             for name in waiting:
-                self._check_one(name, probes[name], ports[name])
+                self._check_one(name, probes[name], ports[name], deadline)
             pending = [p.next_at for p in probes.values() if p.ready_at is None]
             if pending:
                 time.sleep(max(0.001, min(pending) - self.clock()))
 
-    def _check_one(self, name: str, probe: HttpProbe, port: int) -> None:
+    def _check_one(self, name: str, probe: Probe, port: int, deadline: float) -> None:
         process = self.processes[name]
         code = process.exit_code()
         if code is not None:
@@ -249,30 +273,35 @@ class Stack:
                 name,
                 status=probe.last,
                 seconds=probe.refused_for(),
-                hint=f"set {name}_ready_path in playwright.ini to a path that answers 2xx "
-                "once the service is ready",
+                hint=f"set {name}_ready in playwright.ini to 'http PATH' with a path that "
+                "answers 2xx once the service is ready",
             )
-        if self.clock() - process.started_at > spec.timeout:
+        now = self.clock()
+        if now - process.started_at > spec.timeout or now > deadline:
             raise self._error(
                 ReadinessTimeout,
                 name,
                 timeout=spec.timeout,
                 pid=process.pid,
                 last_status=probe.describe_last(),
-                hint="run the command above by hand, or raise --service-timeout",
+                hint=f"run the command above by hand, or raise {name}_timeout in "
+                "playwright.ini (or --service-timeout)",
             )
 
     def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
         process = self.processes.get(name)
         spec = self.config.service(name)
-        probe_lines = (f"GET {spec.ready_path} ", f"GET {spec.ready_path}?")
+        path = spec.ready_path
+        probe_lines = (f"GET {path} ", f"GET {path}?") if path else ()
+        log_path = self.worker_dir / f"{name}.log"
         return kind(
             service=name,
             worker=self.worker,
             command=process.command if process else [spec.command],
-            log_path=self.log_paths[name],
-            url=self.urls.get(name, "") + spec.ready_path,
-            log_tail=tail_of(self.log_paths[name], skip=probe_lines),
+            log_path=log_path,
+            url=self.urls.get(name, "") + path,
+            ready=spec.describe_ready(),
+            log_tail=tail_of(log_path, skip=probe_lines),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -317,16 +346,26 @@ class Stack:
             if state is not None:
                 return self._down(name, state=f"the process (pid {process.pid}) is {state}")
         for name, process in self.processes.items() if ask else ():
-            url = self.urls[name] + self.config.service(name).ready_path
-            why = unanswered(url, timeout=timeout)
+            why, what = self._unanswered(name, timeout)
             if why is not None:
                 state = process_state(process.pid) or "still running"
                 return self._down(
                     name,
-                    state=f"GET {url} gave {why} (limit {timeout:g} s); "
+                    state=f"{what} gave {why} (limit {timeout:g} s); "
                     f"the process (pid {process.pid}) is {state}",
                 )
         return None
+
+    def _unanswered(self, name: str, timeout: float) -> tuple[str | None, str]:
+        """Why a running service does not answer as its readiness says it should."""
+        kind, path = self.config.service(name).ready
+        if kind == "http":
+            url = self.urls[name] + path
+            return unanswered(url, timeout=timeout), f"GET {url}"
+        if kind == "tcp":
+            port = self.ports_in_use[name]
+            return tcp_refusal(self.config.host, port, timeout=timeout), f"connecting to {port}"
+        return None, ""
 
     def _down(self, name: str, **fields: object) -> ServiceDown:
         hint = (
@@ -341,9 +380,9 @@ class Stack:
             process.sync()
 
     def stop(self) -> dict[str, int | None]:
-        """Stop frontend, gateway, backend (in that order); idempotent."""
+        """Stop the services in the reverse of their start order; idempotent."""
         codes = {}
-        for name in STOP_ORDER:
+        for name in reversed([spec.name for spec in self.specs]):
             process = self.processes.pop(name, None)
             if process is not None:
                 codes[name] = process.stop(STOP_GRACE)

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig, ServiceSpec
+from support.config import HarnessConfig
 from support.ports import choose_run_base
 from support.preload import PreloadServer
+from support.services import ServiceSpec
 
 FAKE = Path(__file__).with_name("fake_service.py")
 FAKE_MODULE = "tests.harness.fake_service"
 ROOT = Path(__file__).resolve().parents[2]
+#: The fake stack's services, in start order.
+SERVICES = ("gateway", "backend", "frontend")
 
 
 def alive(pid: int) -> bool:
@@ -39,7 +42,7 @@ def fake_spec(
         name=name,
         command=command or f"{{python}} {program} --port {{port}} --mode {mode}",
         env=(("FAKE_NAME", name), ("FAKE_URLS", "{backend_url} {gateway_url} {frontend_url}")),
-        ready_path="/ready",
+        ready=("http", "/ready"),
         timeout=timeout,
         preload=(FAKE_MODULE,) if preload else (),
     )
@@ -75,7 +78,7 @@ def make_config(
 
     def make(**modes: str | ServiceSpec) -> HarnessConfig:
         specs = []
-        for name in ("backend", "gateway", "frontend"):
+        for name in SERVICES:
             value = modes.get(name, "ready")
             if not isinstance(value, ServiceSpec):
                 value = fake_spec(name, value, preload=preload)
@@ -85,7 +88,7 @@ def make_config(
             output_dir=str(tmp_path / "out"),
             services=tuple(specs),
             port_base=choose_run_base(64, 20),
-            preload_address=address,
+            preload_addresses={name: address for name in SERVICES} if address else {},
         )
 
     return make

@@ -7,21 +7,25 @@ from typing import Any
 
 import pytest
 
+from support import envdoc
 from support.config import (
-    SERVICE_CMD_ENV,
-    SETTINGS,
-    STREAM_ENV,
     HarnessConfig,
-    ServiceSpec,
     Sources,
-    check_spec,
+    read_ini,
     resolve_config,
+    service_keys,
+    variables,
 )
 from support.errors import ConfigError
+from support.services import ServiceSpec, check_spec
 
+ROOT = Path(__file__).resolve().parents[2]
 INI: dict[str, Any] = {
+    "services": "gateway backend frontend",
     "backend_cmd": "{python} -m app.backend serve --port {port}",
     "gateway_cmd": "{python} -m app.gateway",
+    "gateway_cmd_env": "SSE_GATEWAY_CMD",
+    "gateway_alt_cmd": "SSE_GATEWAY_ROOT: node ${SSE_GATEWAY_ROOT}/dist/index.js",
     "frontend_cmd": "node vite.js --port {port}",
     "gateway_env": ["PORT={port}", "CALLBACK_URL={backend_url}/cb"],
 }
@@ -142,13 +146,19 @@ def test_gateway_command_overrides() -> None:
         resolve({}, {"SSE_GATEWAY_CMD": "mygw --fast"}).service("gateway").command == "mygw --fast"
     )
     node = resolve({}, {"SSE_GATEWAY_ROOT": "/opt/ssegw"})
-    assert node.service("gateway").command == "node {gateway_root}/dist/index.js"
-    assert node.service("gateway").render({"gateway_root": "/opt/ssegw"}) == [
+    gateway = node.service("gateway")
+    assert gateway.command == "node ${SSE_GATEWAY_ROOT}/dist/index.js"
+    assert gateway.render({}, {"SSE_GATEWAY_ROOT": "/opt/ssegw"}) == [
         "node",
         "/opt/ssegw/dist/index.js",
     ]
     # the gateway's environment (PORT, CALLBACK_URL) stays when its command is swapped
-    assert dict(node.service("gateway").env)["CALLBACK_URL"] == "{backend_url}/cb"
+    assert dict(gateway.env)["CALLBACK_URL"] == "{backend_url}/cb"
+    # the variable that replaces the command beats the alternative
+    both = {"SSE_GATEWAY_ROOT": "/opt/ssegw", "SSE_GATEWAY_CMD": "mygw"}
+    assert resolve({}, both).service("gateway").command == "mygw"
+    # without a cmd_env key, a service's variable is <NAME>_CMD
+    assert resolve({}, {"BACKEND_CMD": "other"}).service("backend").command == "other"
 
 
 def test_preload_modules_belong_to_the_ini_command() -> None:
@@ -158,15 +168,14 @@ def test_preload_modules_belong_to_the_ini_command() -> None:
     }
     config = resolve(**preload)
     assert config.service("backend").preload == ("app.backend.factory", "werkzeug.serving")
-    assert config.preload_modules == ["app.backend.factory", "werkzeug.serving", "aiohttp.web"]
+    assert config.service("gateway").preload == ("aiohttp.web",)
     # another gateway command does not inherit modules meant for the default one
     swapped = resolve({}, {"SSE_GATEWAY_CMD": "{python} -m other.gateway"}, **preload)
     assert swapped.service("gateway").preload == ()
-    assert swapped.preload_modules == ["app.backend.factory", "werkzeug.serving"]
+    assert swapped.service("backend").preload == ("app.backend.factory", "werkzeug.serving")
     assert resolve({}, {"SSE_GATEWAY_ROOT": "/opt/gw"}, **preload).service("gateway").preload == ()
-    off = resolve({}, {"PLAYWRIGHT_PRELOAD": "false"}, **preload)
-    assert off.preload is False and off.preload_modules == []
-    assert resolve(preload="no", **preload).preload_modules == []
+    assert resolve({}, {"PLAYWRIGHT_PRELOAD": "false"}, **preload).preload is False
+    assert resolve(preload="no", **preload).preload is False
 
 
 def test_missing_command_names_both_fixes() -> None:
@@ -215,17 +224,47 @@ def test_round_trip_through_plain_data() -> None:
         {"stream_logs": "gateway"},
         {"PLAYWRIGHT_KEEP_SERVICE_FILES": "1"},
         backend_preload="app.backend.factory",
-    ).with_run(port_base=20000, preload_address="/tmp/p.sock")
+        template_db_cmd="seed {db}",
+        template_db_env=["A=1"],
+    ).with_run(
+        port_base=20000,
+        preload_addresses={"backend": "/tmp/p.sock"},
+        run_urls={"s3": "http://127.0.0.1:20040"},
+        not_preloaded={"gateway": "why"},
+    )
     assert HarnessConfig.from_dict(config.to_dict()) == config
 
 
 def test_every_variable_is_documented() -> None:
-    root = Path(__file__).resolve().parents[2]
-    example = (root / ".env.test.example").read_text()
-    readme = (root / "README.md").read_text()
-    names = [s.env for s in SETTINGS if s.env] + list(SERVICE_CMD_ENV.values())
+    """README and .env.test.example list every variable the reference configuration reads,
+    derived from playwright.ini's service list (see test_docs for the generated table)."""
+    example = (ROOT / ".env.test.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    names = [row.name for row in variables(service_keys(read_ini(ROOT / "playwright.ini")))]
+    assert "SSE_GATEWAY_CMD" in names and "SSE_GATEWAY_ROOT" in names and "FRONTEND_CMD" in names
     assert [name for name in names if name not in readme] == []
-    assert [name for name in [*names, *STREAM_ENV.values()] if name not in example] == []
+    assert [name for name in names if name not in example] == []
+
+
+def test_the_readme_table_and_the_env_example_follow_playwright_ini(tmp_path: Path) -> None:
+    files = [str(ROOT / name) for name in ("playwright.ini", "README.md", ".env.test.example")]
+    assert envdoc.main(["--check", *files]) == 0, "run `make docs`"
+    # a fourth service shows up in both, with its own variables
+    ini = tmp_path / "pytest.ini"
+    text = (
+        (ROOT / "playwright.ini")
+        .read_text()
+        .replace("services = gateway backend frontend", "services = s3 gateway backend frontend")
+    )
+    ini.write_text(text + "\ns3_scope = run\ns3_cmd = fake-s3 --port {port}\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{envdoc.BEGIN}\nold\n{envdoc.END}\noutro\n")
+    example = tmp_path / ".env.test.example"
+    assert envdoc.main([str(ini), str(readme), str(example)]) == 0
+    for path in (readme, example):
+        assert "S3_CMD" in path.read_text() and "PLAYWRIGHT_S3_LOG_STREAM" in path.read_text()
+    assert "\nold\n" not in readme.read_text() and readme.read_text().endswith("outro\n")
+    assert envdoc.main(["--check", str(ini), str(readme), str(example)]) == 0
 
 
 def test_inherited_variables_expand_in_env_and_command() -> None:
@@ -241,4 +280,4 @@ def test_inherited_variables_expand_in_env_and_command() -> None:
         "ODD": "{not a placeholder}",
     }
     assert spec.render({"port": "5001"}, inherited) == ["/home/qa/bin/serve", "--port", "5001"]
-    check_spec(spec, "backend_env")  # ${...} is not mistaken for an unknown placeholder
+    check_spec(spec, "backend_env", ["port"])  # ${...} is not mistaken for a placeholder

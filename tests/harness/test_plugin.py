@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,9 @@ def _ini(gateway_mode: str = "ready", extra: str = "", *, preload: bool = False)
         "addopts = -p fixtures.plugin -p no:cacheprovider",
         "markers =",
         "    slow: slow",
+        "services = gateway backend frontend",
+        "gateway_cmd_env = SSE_GATEWAY_CMD",
+        "gateway_alt_cmd = SSE_GATEWAY_ROOT: node ${SSE_GATEWAY_ROOT}/dist/index.js",
     ]
     program = f"-m {FAKE_MODULE}" if preload else str(FAKE)
     for name in ("backend", "gateway", "frontend"):
@@ -273,7 +277,7 @@ def test_help_lists_the_options_in_one_group(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(
         [
-            "per-worker stack (backend, SSE gateway, frontend):",
+            "per-worker stack of configured services:",
             "*--service-logs={on,retain-on-failure,off}*",
             "*--stream-logs=SERVICES*",
             "*--keep-service-files*",
@@ -327,7 +331,7 @@ def test_block(n, stack, worker_id):
         assert len(pids) == 6
         # forked services share the server's command line: the server is the other one
         servers = [pid for pid in _preload_servers(project.path) if pid not in pids]
-        assert len(servers) == (1 if _preloads(project) else 0)
+        assert len(servers) == (3 if _preloads(project) else 0)  # one per service
         pids += servers
         os.kill(run.pid, signal.SIGKILL)
         run.wait(5)
@@ -355,7 +359,7 @@ def _preload_servers(cwd: Path) -> list[int]:
             if (
                 proc.name.isdigit()
                 and Path(proc, "cwd").resolve() == cwd.resolve()
-                and b"support.preload" in Path(proc, "cmdline").read_bytes()
+                and b"preload_server.py" in Path(proc, "cmdline").read_bytes()
             ):
                 found.append(int(proc.name))
         except OSError:
@@ -398,6 +402,11 @@ def test_a_failed_preload_import_is_reported_and_services_start_with_exec(
     result.assert_outcomes(passed=1)
     # whether it died before or after it listened, the run says so once
     result.stdout.fnmatch_lines(
-        ["preload server exited with code 3; see *preload.log; services started with exec"]
+        [
+            "backend: not preloaded (preload server exited with code 3; "
+            "see *preload-backend.log); started with exec"
+        ]
     )
-    assert " preloaded" not in result.stdout.str()
+    # the other services have servers of their own
+    assert re.search(r"backend \d+\.\d+s preloaded", result.stdout.str()) is None
+    assert re.search(r"gateway \d+\.\d+s preloaded", result.stdout.str())

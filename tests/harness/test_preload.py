@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig, ServiceSpec
-from support.preload import PreloadServer, PreloadUnavailable, preloadable, spawn
+from support.config import HarnessConfig
+from support.preload import PreloadServer, PreloadUnavailable, preloadable, spawn, start_servers
 from support.process import ServiceProcess
+from support.services import ServiceSpec
 
 from .conftest import ROOT, alive
 
@@ -98,7 +99,8 @@ def test_bad_requests_are_refused_and_the_server_keeps_serving(
         raw.connect(server.address)
         raw.sendall(b"nonsense")
         assert raw.recv(100) == b""
-    body = b'{"module": "x"}'  # a descriptor, but no env, cwd or args
+    # a descriptor, but no env, cwd or args
+    body = json.dumps({"module": "x", "interpreter": sys.executable}).encode()
     with socket.socket(socket.AF_UNIX) as raw:
         raw.connect(server.address)
         socket.send_fds(raw, [struct.pack("!I", len(body)) + body], [1])
@@ -135,8 +137,27 @@ def test_a_status_that_arrives_with_the_pid_is_not_lost(tmp_path: Path) -> None:
 def test_only_python_dash_m_commands_are_preloadable() -> None:
     assert preloadable([sys.executable, "-m", "app.gateway", "--x"]) == ("app.gateway", ["--x"])
     assert preloadable([sys.executable, "script.py"]) is None
-    assert preloadable(["node", "-m", "x"]) is None
-    assert preloadable(["/usr/bin/env", "-m", "x"]) is None
+    assert preloadable(["node", "script.js"]) is None
+
+
+def test_a_command_on_another_interpreter_is_refused(server: PreloadServer, tmp_path: Path) -> None:
+    """The harness's server cannot serve a service whose {python} is another interpreter,
+    even one that resolves to the same binary (a virtualenv of its own)."""
+    other = tmp_path / "venv-python"
+    other.symlink_to(sys.executable)
+    read_fd, write_fd = os.pipe()
+    try:
+        with pytest.raises(PreloadUnavailable, match="is not the server's"):
+            spawn(
+                server.address,
+                [str(other), "-m", PROBE, "report", "0"],
+                cwd=str(tmp_path),
+                env=os.environ,
+                output_fd=write_fd,
+            )
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 def _service(tmp_path: Path, address: str | None, *args: str) -> ServiceProcess:
@@ -222,32 +243,41 @@ def test_a_forked_service_dies_with_the_worker_that_asked(
         time.sleep(0.02)
 
 
-def test_server_for_run_imports_every_services_modules(tmp_path: Path) -> None:
+def test_each_preloaded_service_gets_its_own_server(tmp_path: Path) -> None:
     spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(PROBE, MARKER))
     other = ServiceSpec("gateway", "{python} -m " + PROBE, preload=(MARKER,))
-    config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec, other))
-    assert config.preload_modules == [PROBE, MARKER]
-    assert PreloadServer.for_run(config.with_run(preload=False), os.environ) is None
-    server = PreloadServer.for_run(config, os.environ)
-    assert server is not None
+    script = ServiceSpec("frontend", "node vite.js --port {port}", preload=(MARKER,))
+    services = (spec, other, script)
+    config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=services)
+    assert start_servers(config.with_run(preload=False), os.environ) == ({}, {})
+    servers, reasons = start_servers(config, os.environ)
     try:  # beside the run's files, which the next run clears
-        assert server.address == str(config.services_dir / "preload" / "preload.sock")
-        assert os.path.exists(server.address)
+        assert set(servers) == {"backend", "gateway"}
+        for name, server in servers.items():
+            assert server.address == str(config.services_dir / "preload" / f"{name}.sock")
+            assert os.path.exists(server.address)
+        assert reasons == {"frontend": "its command is not '{python} -m module ...': node"}
     finally:
-        server.stop()
-    assert not os.path.exists(server.address)
+        for server in servers.values():
+            server.stop()
+    assert not any(os.path.exists(server.address) for server in servers.values())
+
+
+def _one_server(config: HarnessConfig) -> PreloadServer:
+    servers, reasons = start_servers(config, os.environ)
+    assert reasons == {} and len(servers) == 1
+    return next(iter(servers.values()))
 
 
 def test_a_deep_output_folder_gets_a_short_socket_path(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 120)
     spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(MARKER,))
     config = HarnessConfig(root=str(ROOT), output_dir=str(deep), services=(spec,))
-    server = PreloadServer.for_run(config, os.environ)
-    assert server is not None
+    server = _one_server(config)
     folder = Path(server.address).parent
     try:
         assert folder.parent == Path(tempfile.gettempdir()) and len(server.address) < 108
-        assert (deep / ".services" / "preload.log").exists()
+        assert (deep / ".services" / "preload-backend.log").exists()
     finally:
         server.stop()
     assert not folder.exists()
@@ -262,10 +292,9 @@ def test_the_socket_is_private_to_its_user_whatever_the_umask(tmp_path: Path) ->
     config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec,))
     previous = os.umask(0)
     try:
-        server = PreloadServer.for_run(config, os.environ)
+        server = _one_server(config)
     finally:
         os.umask(previous)
-    assert server is not None
     try:
         assert stat.S_IMODE(os.stat(server.address).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(Path(server.address).parent).st_mode) == 0o700

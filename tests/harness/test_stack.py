@@ -51,7 +51,8 @@ def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, la
     backend_log = stack.log_paths["backend"].read_text()
     assert "backend starting" in backend_log
     # each service saw every URL, so all were chosen before anything started
-    assert f"FAKE_URLS={stack.backend_url} {stack.gateway_url} {stack.frontend_url}" in backend_log
+    urls = " ".join(stack.url(name) for name in ("backend", "gateway", "frontend"))
+    assert f"FAKE_URLS={urls}" in backend_log
     assert not any(alive(pid) for pid in pids if pid)
 
 
@@ -69,7 +70,7 @@ def test_exit_before_ready_reports_code_and_log_tail(make_config: MakeConfig) ->
     error = info.value
     assert (error.service, error.worker, error.exit_code) == ("gateway", "gw1", 3)
     text = str(error)
-    assert "gateway (gw1) exited with code 3 before it was ready at http://127.0.0.1:" in text
+    assert "gateway (gw1) exited with code 3 before it was ready (waiting for a 2xx" in text
     assert "fatal: configuration is broken" in text
     assert f"Log: {stack.log_paths['gateway']}" in text
     assert "Command: " in text and "fake_service" in text
@@ -86,15 +87,15 @@ def test_readiness_timeout_names_url_limit_and_last_answer(make_config: MakeConf
     assert error.timeout == 0.5
     assert error.last_status == "HTTP 503"
     text = str(error)
-    assert "gave no 2xx from GET http://127.0.0.1:" in text and "/ready within 0.5 s" in text
+    assert "was not ready within 0.5 s: no 2xx from GET http://127.0.0.1:" in text
     assert "the process is still running" in text
-    assert "raise --service-timeout" in text
+    assert "raise frontend_timeout in playwright.ini (or --service-timeout)" in text
     assert error.pid is not None and not alive(error.pid)
 
 
 def test_a_megabyte_before_ready_does_not_block(make_config: MakeConfig) -> None:
     with Stack(make_config(backend="spew"), worker="gw0") as stack:
-        assert http_status(stack.backend_url + "/ready") == 200
+        assert http_status(stack.url("backend") + "/ready") == 200
     assert stack.log_paths["backend"].stat().st_size > 1024 * 1024
 
 
@@ -191,7 +192,7 @@ def test_a_killed_service_is_found_and_the_restart_keeps_the_ports(
         stack.restart()
         assert stack.urls == urls
         assert stack.health() is None
-        assert http_status(stack.backend_url + "/ready") == 200
+        assert http_status(stack.url("backend") + "/ready") == 200
 
 
 def test_a_stopped_service_is_found_at_once(make_config: MakeConfig) -> None:
@@ -261,7 +262,7 @@ def test_a_readiness_path_that_keeps_answering_404_fails_in_seconds(
     assert (error.status, error.service) == (404, "backend")
     text = str(error)
     assert "answered HTTP 404 to GET http://127.0.0.1:" in text and "/ready for 3." in text
-    assert "set backend_ready_path in playwright.ini" in text
+    assert "set backend_ready in playwright.ini to 'http PATH'" in text
     # the tail shows what the service said, not the probe's own requests
     assert "backend listening" in text and "backend starting on port" in text
     assert '"GET /ready HTTP/1.1" 404' not in text

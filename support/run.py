@@ -1,0 +1,251 @@
+"""The life of one run, in one pytest process (the controller, an xdist worker, or both
+with ``-n0``): what it started, its summary lines, and its clean-up.
+
+The controller ``open()``s the run before any worker exists: it claims the
+output folder, starts the live-log relay, the run-scoped services, one preload
+server per preloaded service and the template database, and freezes the
+configuration with those facts (ports, addresses, URLs) once; each worker gets
+that configuration and starts its own stack from it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import HarnessConfig
+from .database import build_template
+from .errors import HarnessError
+from .output import OutputClaim, claim_output_dir
+from .ports import choose_run_base
+from .preload import PreloadServer, start_servers
+from .relay import LinePrinter, RelayClient, RelayServer
+from .stack import Stack
+
+#: Ports per block: a worker's services (and the run's) take theirs from one block.
+MIN_PORT_BLOCK = 20
+
+
+@dataclass
+class HarnessRun:
+    """The resolved configuration plus what this process started."""
+
+    config: HarnessConfig
+    worker: str
+    worker_index: int
+    base_env: dict[str, str]
+    printer: LinePrinter | None = None
+    relay_server: RelayServer | None = None
+    relay_client: RelayClient | None = None
+    #: Controller only: one preload server per preloaded service, and the run-scoped services.
+    preload_servers: dict[str, PreloadServer] = field(default_factory=dict)
+    run_stack: Stack | None = None
+    stack: Stack | None = None
+    stack_error: HarnessError | None = None
+    #: Set when a service went down: the stack restarts before the next test.
+    needs_restart: bool = False
+    #: Set when a test of this process failed since the last health check.
+    last_failed: bool = False
+    #: Controller only: the run's hold on its output folder.
+    output_claim: OutputClaim | None = None
+    any_failed: bool = False
+    #: Controller only: one line per worker, collected at the end of the run.
+    start_lines: list[str] = field(default_factory=list)
+    #: This worker's line for the end-of-run summary, set when its stack starts or fails.
+    summary: str | None = None
+    #: How often this worker's stack was restarted, and why (one line each).
+    restarts: int = 0
+    casualties: list[str] = field(default_factory=list)
+    _watchdog: threading.Thread | None = None
+    _stopped: Stack | None = None
+
+    # -- the controller: what the whole run shares ------------------------------------
+
+    def open(self, *, port_blocks: int, relay: bool) -> None:
+        """Controller: get everything the workers share ready, then freeze the configuration.
+
+        ``port_blocks`` is how many workers may start a stack (replacements of
+        crashed ones included); ``relay`` asks for a live-log relay for them.
+        Raises HarnessError (the run cannot go on); whatever was started is stopped.
+        """
+        config = self.config
+        self.output_claim = claim_output_dir(Path(config.output_dir))
+        block = max(MIN_PORT_BLOCK, 4 * len(config.services))
+        config = config.with_run(
+            port_base=choose_run_base(port_blocks + 1, block),
+            port_block=block,
+            run_block=port_blocks,
+        )
+        if relay and self.printer is not None and config.stream_logs:
+            self.relay_server = RelayServer(self.printer).start()
+        try:
+            run_urls = self._start_run_services(config)
+            config = config.with_run(run_urls=run_urls)
+            addresses, reasons = self._start_preload_servers(config)
+            config = config.with_run(preload_addresses=addresses, not_preloaded=reasons)
+            seconds = build_template(config, self.base_env)
+        except BaseException:
+            self.close()
+            raise
+        if seconds is not None:
+            self.start_lines.append(f"template database built in {seconds:.2f}s")
+        # The one configuration every worker gets.
+        self.config = config.with_run(
+            relay_address=self.relay_server.address if self.relay_server else None
+        )
+
+    def _start_run_services(self, config: HarnessConfig) -> dict[str, str]:
+        if not config.scoped("run"):
+            return {}
+        stack = Stack(config, scope="run", base_env=self.base_env, on_line=self._on_run_line)
+        self.run_stack = stack.start()
+        self.start_lines.append(f"run: {stack.report.summary()}")
+        return dict(stack.urls)
+
+    def _start_preload_servers(
+        self, config: HarnessConfig
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """One server per service with preload modules; why a service is not preloaded."""
+        self.preload_servers, reasons = start_servers(config, self.base_env)
+        addresses = {name: server.address for name, server in self.preload_servers.items()}
+        for name, reason in reasons.items():
+            self.start_lines.append(f"{name}: not preloaded ({reason}); started with exec")
+        return addresses, reasons
+
+    def _on_run_line(self, service: str, line: str) -> None:
+        if service in self.config.stream_logs and self.printer is not None:
+            self.printer.print("run", service, line)
+
+    # -- live logs -----------------------------------------------------------------
+
+    def on_line(self, service: str, line: str) -> None:
+        if service not in self.config.stream_logs:
+            return
+        if self.relay_client is not None:
+            self.relay_client.send(service, line)
+        elif self.printer is not None:
+            self.printer.print(self.worker, service, line)
+
+    # -- the stack -----------------------------------------------------------------
+
+    def start_stack(self) -> Stack:
+        """Start this worker's stack once; a failure is kept and raised again for every test."""
+        if self.stack is not None:
+            return self.stack
+        if self.stack_error is not None:
+            raise self.stack_error
+        stack = Stack(
+            self.config,
+            worker=self.worker,
+            worker_index=self.worker_index,
+            base_env=self.base_env,
+            on_line=self.on_line,
+        )
+        try:
+            self.stack = stack.start()
+        except HarnessError as exc:
+            self.stack_error = exc
+            self.summary = f"{self.worker}: stack failed to start ({type(exc).__name__})"
+            raise
+        self.summary = f"{self.worker}: {stack.report.summary()}"
+        self._start_watchdog()
+        return self.stack
+
+    def live_stack(self) -> Stack:
+        """The stack for the next test: restarted first when a service went down before.
+
+        Raises ServiceDown when a service died or stopped answering since the last
+        test: that test fails with the service's log, the one after it gets a new stack.
+        """
+        stack = self.start_stack()
+        if self.needs_restart:
+            self.needs_restart = False
+            try:
+                stack.restart()
+            except HarnessError as exc:
+                self.stack_error = exc
+                self.stack = None
+                self.summary = f"{self.worker}: stack failed to restart ({type(exc).__name__})"
+                raise
+            self.restarts += 1
+            self.summary = f"{self.worker}: {stack.report.summary()} (restarted {self.restarts}x)"
+        # A process that exited or stopped is seen for free before every test. The
+        # readiness URLs are asked only after a failure (a hang shows as one), so a
+        # passing test's log slice holds no probe requests.
+        problem = stack.health(ask=self.last_failed)
+        self.last_failed = False
+        if problem is not None:
+            self.needs_restart = True
+            self.casualties.append(problem.casualty())
+            raise problem
+        return stack
+
+    def stop_stack(self) -> None:
+        """Stop the services; their files stay until the session ends (the last
+        test's log slices are read after the session fixtures are torn down)."""
+        if self.stack is not None:
+            self.stack.stop()
+            self._stopped, self.stack = self.stack, None
+
+    def remove_files(self) -> None:
+        """Remove the worker's folder unless asked to keep it or something failed."""
+        stopped = self._stopped
+        if stopped is not None and not (
+            self.config.keep_service_files or self.any_failed or self.stack_error
+        ):
+            stopped.remove_files()
+
+    def _remove_services_dir(self) -> None:
+        """Controller, at the very end: drop the template too when no worker folder was kept."""
+        folder = self.config.services_dir
+        kept = folder.is_dir() and any(path.is_dir() for path in folder.iterdir())
+        if not (self.config.keep_service_files or kept):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _start_watchdog(self) -> None:
+        """Under xdist, stop the stack when the controller dies (its workers are orphaned)."""
+        if self.worker == "main" or self._watchdog is not None:
+            return
+        parent = os.getppid()
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.25)
+            stack = self.stack
+            if stack is not None:
+                for process in stack.processes.values():
+                    if process.pid:
+                        try:
+                            os.killpg(process.pid, 9)
+                        except OSError:
+                            pass
+            print(f"[{self.worker}] the pytest controller died; stopped the stack", file=sys.stderr)
+            os._exit(3)
+
+        self._watchdog = threading.Thread(target=watch, name="orphan-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def close(self) -> None:
+        self.stop_stack()
+        self.remove_files()
+        for name, server in self.preload_servers.items():
+            failure = server.failure()
+            if failure:
+                self.start_lines.append(f"{name}: not preloaded ({failure}); started with exec")
+            server.stop()
+        self.preload_servers.clear()
+        if self.run_stack is not None:
+            self.run_stack.stop()
+            self.run_stack = None
+        if self.worker == "main":
+            self._remove_services_dir()
+        for closer in (self.relay_client, self.relay_server, self.printer):
+            if closer is not None:
+                closer.close() if not isinstance(closer, RelayServer) else closer.stop()
+        if self.output_claim is not None:
+            self.output_claim.release()
