@@ -8,6 +8,7 @@ hang            listen, but answer 503 forever
 notfound        listen, but answer 404 forever (a wrong readiness path)
 ignore-sigterm  like ready, but ignore SIGTERM
 spew            write 1 MB to stdout before listening
+nolisten        never listen: print "NAME consumer ready" and wait (a queue consumer)
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def main() -> int:
     if args.mode == "exit":
         print(f"{name} fatal: configuration is broken", file=sys.stderr, flush=True)
         return 3
+    if args.mode == "nolisten":
+        print(f"{name} consumer ready", flush=True)
+        signal.pause()
+        return 0
     if args.mode == "spew":
         line = "x" * 1023 + "\n"
         sys.stdout.write(line * 1024)

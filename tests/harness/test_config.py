@@ -9,6 +9,7 @@ import pytest
 
 from support import envdoc
 from support.config import (
+    SETTINGS,
     HarnessConfig,
     Sources,
     read_ini,
@@ -281,3 +282,47 @@ def test_inherited_variables_expand_in_env_and_command() -> None:
     }
     assert spec.render({"port": "5001"}, inherited) == ["/home/qa/bin/serve", "--port", "5001"]
     check_spec(spec, "backend_env", ["port"])  # ${...} is not mistaken for a placeholder
+
+
+#: Two distinct valid raw values per setting, and what each resolves to.
+SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
+    "service_logs": (("on", "on"), ("off", "off")),
+    "keep_service_files": (("true", True), ("false", False)),
+    "service_timeout": (("12", 12.0), ("7", 7.0)),
+    "include_slow": (("yes", True), ("no", False)),
+    "chromium_executable": (("/a/chrome", "/a/chrome"), ("/b/chrome", "/b/chrome")),
+    "log_cap_mb": (("2", 2.0), ("3", 3.0)),
+    "template_cmd": (("seed-a {db}", "seed-a {db}"), ("seed-b {db}", "seed-b {db}")),
+    "template_cwd": (("a", "a"), ("b", "b")),
+    "template_timeout": (("60", 60.0), ("90", 90.0)),
+    "db_reset": (
+        ("POST {backend_url}/a", "POST {backend_url}/a"),
+        ("GET {backend_url}/b", "GET {backend_url}/b"),
+    ),
+    "preload": (("false", False), ("true", True)),
+    "page_url": (
+        ("{frontend_url}/a", "{frontend_url}/a"),
+        ("{frontend_url}/b", "{frontend_url}/b"),
+    ),
+}
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.field for s in SETTINGS])
+def test_every_setting_takes_cli_then_environment_then_ini_then_default(setting: Any) -> None:
+    """The README's rule, for each row of SETTINGS: command line > environment > ini > default."""
+    (ini_raw, ini_value), (env_raw, env_value) = SAMPLES[setting.field]
+    assert getattr(resolve(), setting.field) == setting.default
+    if setting.ini:
+        assert getattr(resolve(**{setting.ini: ini_raw}), setting.field) == ini_value
+    if setting.env:
+        both = resolve(
+            {}, {setting.env: env_raw}, **({setting.ini: ini_raw} if setting.ini else {})
+        )
+        assert getattr(both, setting.field) == env_value
+    if setting.cli:
+        cli = resolve({setting.field: ini_raw}, {setting.env: env_raw} if setting.env else {})
+        assert getattr(cli, setting.field) == ini_value
+
+
+def test_every_setting_has_samples() -> None:
+    assert sorted(SAMPLES) == sorted(s.field for s in SETTINGS)

@@ -1,0 +1,205 @@
+"""Services as data, run for real: a run-scoped stand-in, a fourth worker service, a
+service in its own virtualenv on another Python, and the checks that name what to fix."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAKE
+
+pytest_plugins = ["pytester"]
+
+SEED = Path(__file__).with_name("fake_seed.py")
+
+#: An object-storage stand-in for the whole run; a backend and a queue consumer per worker.
+SIDE_INI = f"""
+[pytest]
+addopts = -p fixtures.plugin -p no:cacheprovider
+services = s3 backend consumer
+
+s3_scope = run
+s3_cmd = {{python}} {FAKE} --port {{port}}
+s3_ready = http /ready
+s3_env = FAKE_NAME=s3
+
+backend_cmd = {{python}} {FAKE} --port {{port}}
+backend_ready = http /ready
+backend_env =
+    FAKE_NAME=backend
+    FAKE_URLS={{s3_url}} consumer={{consumer_port}}
+
+consumer_cmd = {{python}} {FAKE} --port {{port}} --mode nolisten
+consumer_ready = log ^consumer consumer ready$
+consumer_env = FAKE_NAME=consumer
+
+template_db_cmd = {{python}} {SEED} {{db}} {{s3_url}}
+template_db_env = SEED_NOTE=from-ini
+"""
+
+SIDE_TEST = """
+import urllib.request
+
+def test_side(stack, s3_url, backend_url, consumer_url, service_urls, sqlite_db_path):
+    assert urllib.request.urlopen(s3_url + "/ready").status == 200
+    assert urllib.request.urlopen(backend_url + "/ready").status == 200
+    backend_log = stack.log_paths["backend"].read_text()
+    port = consumer_url.rsplit(":", 1)[1]
+    assert f"FAKE_URLS={s3_url} consumer={port}" in backend_log
+    assert sqlite_db_path.read_text().startswith(f"seeded from {s3_url}: ")
+    assert sqlite_db_path.read_text().endswith("note=from-ini")
+    assert set(stack.processes) == {"backend", "consumer"}  # s3 is the run's
+    assert set(service_urls) == {"s3", "backend", "consumer"}
+    assert "consumer consumer ready" in stack.log_paths["consumer"].read_text()
+
+def test_again(stack, s3_url):
+    assert stack.url("s3") == s3_url
+"""
+
+
+def test_a_run_scoped_service_serves_every_worker_and_the_template(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=SIDE_INI)
+    pytester.makepyfile(test_side=SIDE_TEST)
+    result = pytester.runpytest_subprocess("-n", "2", "--keep-service-files")
+    result.assert_outcomes(passed=2)
+    result.stdout.re_match_lines([r"run: stack ready in .*\(s3 \d"])
+    result.stdout.re_match_lines([r"gw\d: stack ready in .*backend .* consumer "])
+    services = pytester.path / "test-results" / ".services"
+    s3_log = (services / "run" / "s3.log").read_text()
+    assert s3_log.count("s3 starting on port") == 1, "one s3 for the whole run"
+    assert "GET /seed" in s3_log, "the template command reached the run-scoped service"
+    assert not (services / "gw0" / "s3.log").exists()
+
+
+def test_a_run_scoped_service_cannot_name_a_worker_services_url(
+    pytester: pytest.Pytester,
+) -> None:
+    ini = SIDE_INI.replace("s3_env = FAKE_NAME=s3", "s3_env = BACKEND={backend_url}")
+    pytester.makefile(".ini", pytest=ini)
+    pytester.makepyfile(test_side="def test_a(stack): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*s3 env BACKEND names {backend_url}, which is not known when it starts "
+            "(set by s3_cmd in playwright.ini)*run-scoped services' URLs*"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("services = s3 backend consumer", "services ="), "*no services are configured*"),
+        (("services = s3 backend consumer", "services = s3 s3"), "*s3 listed more than once*"),
+        (("consumer_ready = log ^consumer", "consumer_ready = log (unclosed"), "*not a regular*"),
+        (("s3_scope = run", "s3_scope = session"), "*s3_scope = 'session': use worker or run*"),
+        (("consumer_ready = log", "consumer_ready = poll"), "*'http PATH', 'tcp', 'log REGEX'*"),
+    ],
+    ids=["no-services", "repeated", "bad-regex", "bad-scope", "bad-readiness"],
+)
+def test_a_bad_service_list_is_a_usage_error(
+    pytester: pytest.Pytester, change: tuple[str, str], message: str
+) -> None:
+    pytester.makefile(".ini", pytest=SIDE_INI.replace(*change))
+    pytester.makepyfile(test_side="def test_a(stack): pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_help_lists_each_configured_services_keys(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest=SIDE_INI)
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(
+        [
+            "*s3_scope (string):*s3: worker (one per xdist worker, the default) or run*",
+            "*consumer_ready (string):*",
+        ]
+    )
+
+
+# -- a service in a virtualenv of its own, on another Python -----------------------------
+
+TEAM_HEAVY = """
+import os
+LOADED_BY = os.getpid()
+"""
+TEAM_API = """
+import http.server, importlib.util, os, sys
+import app.heavy
+
+def main():
+    port = int(sys.argv[sys.argv.index("--port") + 1])
+    print("team python", sys.version.split()[0], sys.executable, flush=True)
+    print("team app", os.path.dirname(__import__("app").__file__), flush=True)
+    print("preloaded", app.heavy.LOADED_BY != os.getpid(), flush=True)
+    print("harness importable", [m for m in ("support", "fixtures", "stackwright")
+        if importlib.util.find_spec(m) is not None], flush=True)
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.end_headers()
+        def log_message(self, *args):
+            pass
+    http.server.HTTPServer(("127.0.0.1", port), Ok).serve_forever()
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _other_python() -> Path:
+    """A Python other than the harness's: pyenv's 3.12 or 3.13 (this machine has both)."""
+    for version in ("3.13", "3.12"):
+        found = subprocess.run(
+            ["pyenv", "prefix", version], capture_output=True, text=True, check=False
+        )
+        if found.returncode == 0:
+            return Path(found.stdout.strip().splitlines()[-1]) / "bin" / "python3"
+    raise AssertionError("pyenv has no Python 3.12 or 3.13; install one (pyenv install 3.12)")
+
+
+def test_a_service_in_its_own_virtualenv_is_preloaded_on_its_own_interpreter(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    team = tmp_path / "team"
+    (team / "app").mkdir(parents=True)
+    (team / "app" / "__init__.py").write_text("")
+    (team / "app" / "heavy.py").write_text(TEAM_HEAVY)
+    (team / "app" / "api.py").write_text(TEAM_API)
+    venv = tmp_path / "team-venv"
+    subprocess.run([str(_other_python()), "-m", "venv", "--without-pip", str(venv)], check=True)
+    ini = f"""
+[pytest]
+addopts = -p fixtures.plugin -p no:cacheprovider
+services = api
+api_python = {venv}/bin/python
+api_cwd = {team}
+api_cmd = {{python}} -m app.api --port {{port}}
+api_preload = app.heavy
+api_ready = http /
+"""
+    pytester.makefile(".ini", pytest=ini)
+    pytester.makepyfile(
+        test_api="def test_a(stack):\n    print(stack.log_paths['api'].read_text())\n"
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-s", "--keep-service-files")
+    result.assert_outcomes(passed=1)
+    logs = "".join(
+        path.read_text()
+        for path in (pytester.path / "test-results" / ".services").glob("gw*/api.log")
+    )
+    version = re.search(r"team python (\d+\.\d+)", logs)
+    assert version is not None and version.group(1) in ("3.12", "3.13"), logs
+    assert f"{venv}/bin/python" in logs
+    assert f"team app {team}/app" in logs, "the team's own app package, not the harness's"
+    assert "preloaded True" in logs
+    assert "harness importable []" in logs
+    result.stdout.re_match_lines([r"gw\d: stack ready in .*api \d+\.\d+s preloaded"])
+    assert os.path.exists(venv / "bin" / "python")
