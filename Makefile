@@ -21,7 +21,7 @@ help:
 
 setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@echo "==> checking for a Chromium"
-	@$(PY) -m support.browsers
+	@$(PY) -m stackwright.support.browsers
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed; set PYTHON=/path/to/python3.11")'
@@ -57,7 +57,7 @@ test: setup
 	@INCLUDE_SLOW_TESTS=true $(E2E)
 
 docs: $(VENV)/.installed
-	@$(PY) -m support.envdoc playwright.ini README.md .env.test.example
+	@$(PY) -m stackwright.support.envdoc playwright.ini README.md .env.test.example
 
 dev: setup
 	@$(PY) -m app.dev

@@ -8,11 +8,11 @@ from typing import Any
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from support.browsers import find_chromium, managed_chromium_path
-from support.database import build_template
-from support.errors import BrowserNotFound
-from support.events import TestEventBuffer
-from support.stack import Stack
+from stackwright.support.browsers import find_chromium, managed_chromium_path
+from stackwright.support.database import build_template
+from stackwright.support.errors import BrowserNotFound
+from stackwright.support.events import TestEventBuffer
+from stackwright.support.stack import Stack
 
 from .common import Figure, median, percentile, suite_config
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support.config import HarnessConfig, Sources, read_ini, resolve_config
-from support.ports import choose_run_base
+from stackwright.support.config import HarnessConfig, Sources, read_ini, resolve_config
+from stackwright.support.ports import choose_run_base
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not under test-results/: pytest-playwright empties that folder when any pytest run starts.

@@ -10,10 +10,10 @@ import time
 
 import requests
 
-from support.config import HarnessConfig
-from support.database import build_template
-from support.preload import PreloadServer, spawn, start_servers
-from support.stack import Stack, StartReport
+from stackwright.support.config import HarnessConfig
+from stackwright.support.database import build_template
+from stackwright.support.preload import PreloadServer, spawn, start_servers
+from stackwright.support.stack import Stack, StartReport
 
 from .common import Figure, median, suite_config
 

@@ -6,8 +6,8 @@ import re
 
 from playwright.sync_api import Page, Route, expect
 
-from support.events import TestEventBuffer
-from support.page_policy import ExpectConsoleError
+from stackwright.support.events import TestEventBuffer
+from stackwright.support.page_policy import ExpectConsoleError
 
 from .helpers.api import ApiClient, TestData, unique
 from .pages import PartDetailPage, PartsListPage

@@ -78,7 +78,8 @@ def managed_chromium_path() -> str | None:
 
 
 def ensure_chromium() -> int:
-    """``python -m support.browsers``: find a Chromium, or install one, or say what to run."""
+    """``python -m stackwright.support.browsers``: find a Chromium, or install one, or say
+    what to run."""
     import subprocess
     import sys
 

@@ -4,8 +4,8 @@ Both list the settings and, for each configured service, the variable that
 replaces its command (and its ``alt_cmd`` variable) and its live-log switch, so
 they follow the ``services`` list instead of being kept by hand::
 
-    python -m support.envdoc playwright.ini README.md .env.test.example   # rewrite
-    python -m support.envdoc --check playwright.ini README.md .env.test.example
+    python -m stackwright.support.envdoc playwright.ini README.md .env.test.example   # rewrite
+    python -m stackwright.support.envdoc --check playwright.ini README.md .env.test.example
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 This file runs on the *service's* interpreter, in the service's working
 directory, as ``python -c BOOTSTRAP this-file SOCKET MODULE...`` (see
-``support.preload``): it is read and executed, never imported, so nothing of the
+``stackwright.support.preload``): it is read and executed, never imported, so nothing of the
 harness is importable in a forked service and a team's own ``app`` package is
 the one it gets. Standard library only; Python 3.9 or newer.
 

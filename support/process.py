@@ -1,6 +1,6 @@
 """One service process: own session, parent-death signal, output drained from byte one.
 
-Started with exec, or forked by the run's preload server (see ``support.preload``).
+Started with exec, or forked by the run's preload server (see ``stackwright.support.preload``).
 
 The constructor only stores configuration; ``start()`` does the work. Stop is
 idempotent: SIGTERM to the process group, SIGKILL after the grace period.

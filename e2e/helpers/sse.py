@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from support.events import TestEventBuffer
+from stackwright.support.events import TestEventBuffer
 
 
 class SseHelper:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig
-from support.ports import choose_run_base
-from support.preload import PreloadServer
-from support.services import ServiceSpec
+from stackwright.support.config import HarnessConfig
+from stackwright.support.ports import choose_run_base
+from stackwright.support.preload import PreloadServer
+from stackwright.support.services import ServiceSpec
 
 FAKE = Path(__file__).with_name("fake_service.py")
 FAKE_MODULE = "tests.harness.fake_service"

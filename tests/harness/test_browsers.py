@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from support import browsers
-from support.browsers import BrowserChoice, find_chromium
-from support.errors import BrowserNotFound
+from stackwright.support import browsers
+from stackwright.support.browsers import BrowserChoice, find_chromium
+from stackwright.support.errors import BrowserNotFound
 
 
 def test_explicit_executable_wins(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from support import envdoc
-from support.config import (
+from stackwright.support import envdoc
+from stackwright.support.config import (
     SETTINGS,
     HarnessConfig,
     Sources,
@@ -17,8 +17,8 @@ from support.config import (
     service_keys,
     variables,
 )
-from support.errors import ConfigError
-from support.services import ServiceSpec, check_spec
+from stackwright.support.errors import ConfigError
+from stackwright.support.services import ServiceSpec, check_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 INI: dict[str, Any] = {

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.errors import tail_of
-from support.logs import TAIL_CHARS, TAIL_LINE_CHARS, bounded_tail, file_slices, mark, read_slice
+from stackwright.support.errors import tail_of
+from stackwright.support.logs import (
+    TAIL_CHARS,
+    TAIL_LINE_CHARS,
+    bounded_tail,
+    file_slices,
+    mark,
+    read_slice,
+)
 
 
 def test_slice_holds_only_what_was_written_since_the_mark(tmp_path: Path) -> None:

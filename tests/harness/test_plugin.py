@@ -21,7 +21,7 @@ pytest_plugins = ["pytester"]
 def _ini(gateway_mode: str = "ready", extra: str = "", *, preload: bool = False) -> str:
     lines = [
         "[pytest]",
-        "addopts = -p fixtures.plugin -p no:cacheprovider",
+        "addopts = -p stackwright.fixtures.plugin -p no:cacheprovider",
         "markers =",
         "    slow: slow",
         "services = gateway backend frontend",

@@ -19,10 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig
-from support.preload import PreloadServer, PreloadUnavailable, preloadable, spawn, start_servers
-from support.process import ServiceProcess
-from support.services import ServiceSpec
+from stackwright.support.config import HarnessConfig
+from stackwright.support.preload import (
+    PreloadServer,
+    PreloadUnavailable,
+    preloadable,
+    spawn,
+    start_servers,
+)
+from stackwright.support.process import ServiceProcess
+from stackwright.support.services import ServiceSpec
 
 from .conftest import ROOT, alive
 
@@ -215,7 +221,7 @@ def test_a_failed_preload_import_leaves_exec_working(tmp_path: Path) -> None:
 
 WORKER = """
 import json, os, sys
-from support.preload import spawn
+from stackwright.support.preload import spawn
 child = spawn(sys.argv[1], [sys.executable, "-m", "tests.harness.preload_probe", "sleep"],
               cwd=os.getcwd(), env=dict(os.environ), output_fd=1)
 print(json.dumps({"child": child.pid}), flush=True)

@@ -19,7 +19,7 @@ SEED = Path(__file__).with_name("fake_seed.py")
 #: An object-storage stand-in for the whole run; a backend and a queue consumer per worker.
 SIDE_INI = f"""
 [pytest]
-addopts = -p fixtures.plugin -p no:cacheprovider
+addopts = -p stackwright.fixtures.plugin -p no:cacheprovider
 services = s3 backend consumer
 
 s3_scope = run
@@ -177,7 +177,7 @@ def test_a_service_in_its_own_virtualenv_is_preloaded_on_its_own_interpreter(
     subprocess.run([str(_other_python()), "-m", "venv", "--without-pip", str(venv)], check=True)
     ini = f"""
 [pytest]
-addopts = -p fixtures.plugin -p no:cacheprovider
+addopts = -p stackwright.fixtures.plugin -p no:cacheprovider
 services = api
 api_python = {venv}/bin/python
 api_cwd = {team}
@@ -186,15 +186,10 @@ api_preload = app.heavy
 api_ready = http /
 """
     pytester.makefile(".ini", pytest=ini)
-    pytester.makepyfile(
-        test_api="def test_a(stack):\n    print(stack.log_paths['api'].read_text())\n"
-    )
-    result = pytester.runpytest_subprocess("-n", "2", "-s", "--keep-service-files")
+    pytester.makepyfile(test_api="def test_a(stack):\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "--keep-service-files")
     result.assert_outcomes(passed=1)
-    logs = "".join(
-        path.read_text()
-        for path in (pytester.path / "test-results" / ".services").glob("gw*/api.log")
-    )
+    logs = _api_logs(pytester.path)
     version = re.search(r"team python (\d+\.\d+)", logs)
     assert version is not None and version.group(1) in ("3.12", "3.13"), logs
     assert f"{venv}/bin/python" in logs
@@ -203,3 +198,50 @@ api_ready = http /
     assert "harness importable []" in logs
     result.stdout.re_match_lines([r"gw\d: stack ready in .*api \d+\.\d+s preloaded"])
     assert os.path.exists(venv / "bin" / "python")
+
+
+NAMES_TEST = """
+import importlib.util, pathlib
+import fixtures, app
+
+def test_names(stack, request):
+    # PyPI's fixtures (installed beside the harness) is the one tests import
+    assert hasattr(fixtures, "Fixture") and "site-packages" in fixtures.__file__
+    # the team's own app package, not the reference app's
+    assert pathlib.Path(app.__file__).parent == request.config.rootpath / "app"
+    # the plugin itself lives under a name of its own
+    assert importlib.util.find_spec("stackwright.fixtures.plugin") is not None
+"""
+
+
+def test_pypi_fixtures_and_a_teams_app_package_live_beside_the_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    """PyPI's ``fixtures`` is installed in this virtualenv (a dev dependency, on purpose);
+    the team's ``app`` sits in its checkout. Neither breaks the plugin, and the harness
+    shadows neither, in the tests or in the team's preloaded service."""
+    (pytester.path / "app").mkdir()
+    (pytester.path / "app" / "__init__.py").write_text("")
+    (pytester.path / "app" / "heavy.py").write_text(TEAM_HEAVY)
+    (pytester.path / "app" / "api.py").write_text(TEAM_API)
+    ini = """
+[pytest]
+addopts = -p stackwright.fixtures.plugin -p no:cacheprovider
+services = api
+api_cmd = {python} -m app.api --port {port}
+api_preload = app.heavy
+api_ready = http /
+"""
+    pytester.makefile(".ini", pytest=ini)
+    pytester.makepyfile(test_names=NAMES_TEST)
+    result = pytester.runpytest_subprocess("-n", "2", "--keep-service-files")
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r"gw\d: stack ready in .*api \d+\.\d+s preloaded"])
+    logs = _api_logs(pytester.path)
+    assert f"team app {pytester.path}/app" in logs and "preloaded True" in logs
+
+
+def _api_logs(project: Path) -> str:
+    return "".join(
+        p.read_text() for p in (project / "test-results" / ".services").glob("gw*/api.log")
+    )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig
-from support.errors import (
+from stackwright.support.config import HarnessConfig
+from stackwright.support.errors import (
     CommandNotFound,
     ExitedBeforeReady,
     HarnessError,
@@ -23,11 +23,11 @@ from support.errors import (
     ServiceDown,
     WorkingDirectoryMissing,
 )
-from support.health import process_state
-from support.ports import PortsExhausted
-from support.process import ServiceProcess
-from support.readiness import http_status
-from support.stack import Stack
+from stackwright.support.health import process_state
+from stackwright.support.ports import PortsExhausted
+from stackwright.support.process import ServiceProcess
+from stackwright.support.readiness import http_status
+from stackwright.support.stack import Stack
 
 from .conftest import FAKE, alive, fake_spec
 

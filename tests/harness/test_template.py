@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support.config import HarnessConfig
-from support.database import build_template, reset_database
-from support.errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
+from stackwright.support.config import HarnessConfig
+from stackwright.support.database import build_template, reset_database
+from stackwright.support.errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
 
 
 def _config(tmp_path: Path, command: str) -> HarnessConfig:
