@@ -216,3 +216,55 @@ def test_fresh_db_restores_the_seeded_data(
     api.call("POST", "/api/testing/reset")
     assert {part["key"] for part in api.parts()} == seeded
     assert api.part(extra["key"]) is None
+
+
+#: A checkout of "the Node.js SSE Gateway" as the harness sees one: dist/index.js, which
+#: reads only PORT and CALLBACK_URL. It hands them (and nothing else of its environment)
+#: to the reference gateway, which speaks the same protocol (PROTOCOL.md).
+NODE_GATEWAY = """
+const { spawn } = require('child_process');
+const port = process.env.PORT, callback = process.env.CALLBACK_URL;
+console.log(`ssegateway checkout (node ${process.version}) PORT=${port} CALLBACK_URL=${callback}`);
+const child = spawn(%(python)s, ['-m', 'app.gateway'], {
+  cwd: %(root)s,
+  env: { PATH: process.env.PATH, PORT: port, CALLBACK_URL: callback },
+  stdio: 'inherit',
+});
+child.on('exit', (code) => process.exit(code === null ? 1 : code));
+process.on('SIGTERM', () => child.kill('SIGTERM'));
+"""
+
+
+@pytest.mark.slow
+def test_the_sse_suite_passes_with_a_gateway_swapped_in_by_sse_gateway_root(
+    tmp_path: Path,
+) -> None:
+    checkout = tmp_path / "ssegateway"
+    (checkout / "dist").mkdir(parents=True)
+    source = NODE_GATEWAY % {"python": json.dumps(sys.executable), "root": json.dumps(str(ROOT))}
+    (checkout / "dist" / "index.js").write_text(source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
+    env["SSE_GATEWAY_ROOT"] = str(checkout)
+    output = tmp_path / "results"
+    suite = ["e2e/test_sse.py", "e2e/test_ai_part_creation.py", "e2e/test_smoke.py"]
+    options = ["-n", "2", "-q", "--output", str(output), "--keep-service-files"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "playwright.ini", *suite, *options],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"\d+ passed", run.stdout) and "failed" not in run.stdout
+    logs = list((output / ".services").glob("gw*/gateway.log"))
+    assert logs, f"no gateway logs under {output}"
+    for log in logs:
+        text = log.read_text()
+        match = re.search(
+            r"ssegateway checkout \(node v[\d.]+\) PORT=(\d+) CALLBACK_URL=(\S+)", text
+        )
+        assert match is not None, text[:2000]
+        assert match.group(2).startswith("http://127.0.0.1:")
+        assert match.group(2).endswith("/api/sse/callback")
