@@ -1,9 +1,11 @@
-"""The harness library: boots a backend, an SSE gateway and a frontend per worker.
+"""The harness library (``stackwright.support``): boots a team's configured services
+per worker, and the run-scoped ones once.
 
-Nothing here imports pytest; ``fixtures/`` wires these pieces into pytest.
+Nothing here imports pytest; ``stackwright.fixtures`` wires these pieces into pytest.
 """
 
-from .config import HarnessConfig, ServiceSpec, resolve_config
+from .config import HarnessConfig, resolve_config
+from .services import ServiceSpec
 from .errors import HarnessError
 from .stack import Stack
 
