@@ -5,8 +5,8 @@ Nothing here imports pytest; ``stackwright.fixtures`` wires these pieces into py
 """
 
 from .config import HarnessConfig, resolve_config
-from .services import ServiceSpec
 from .errors import HarnessError
+from .services import ServiceSpec
 from .stack import Stack
 
 __all__ = ["HarnessConfig", "HarnessError", "ServiceSpec", "Stack", "resolve_config"]
