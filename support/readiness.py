@@ -85,14 +85,15 @@ def _refusal(status: int | str) -> bool:
     return isinstance(status, int) and 400 <= status < 500 and status not in (408, 425, 429)
 
 
+@dataclass(kw_only=True)
 class _Schedule:
     """The backoff schedule shared by the probes that are not HTTP."""
 
-    clock: Callable[[], float]
-    interval: float
-    next_at: float
-    ready_at: float | None
-    last: int | str
+    clock: Callable[[], float] = time.monotonic
+    interval: float = FIRST_INTERVAL
+    next_at: float = 0.0
+    ready_at: float | None = None
+    last: int | str = "not polled yet"
 
     def due(self) -> bool:
         return self.ready_at is None and self.clock() >= self.next_at
@@ -120,11 +121,6 @@ class TcpProbe(_Schedule):
 
     host: str
     port: int
-    clock: Callable[[], float] = time.monotonic
-    interval: float = FIRST_INTERVAL
-    next_at: float = 0.0
-    last: int | str = "not polled yet"
-    ready_at: float | None = None
 
     def poll(self) -> bool:
         why = tcp_refusal(self.host, self.port)
@@ -138,11 +134,6 @@ class LogProbe(_Schedule):
     path: Path
     pattern: str
     offset: int = 0
-    clock: Callable[[], float] = time.monotonic
-    interval: float = FIRST_INTERVAL
-    next_at: float = 0.0
-    last: int | str = "no line matched yet"
-    ready_at: float | None = None
     _partial: bytes = b""
 
     def poll(self) -> bool:
@@ -163,12 +154,6 @@ class LogProbe(_Schedule):
 @dataclass
 class NoProbe(_Schedule):
     """Readiness 'none': ready as soon as the process runs."""
-
-    clock: Callable[[], float] = time.monotonic
-    interval: float = FIRST_INTERVAL
-    next_at: float = 0.0
-    last: int | str = "started"
-    ready_at: float | None = None
 
     def poll(self) -> bool:
         return self._answer(True, "started")

@@ -28,7 +28,7 @@ s3_ready = http /ready
 s3_env = FAKE_NAME=s3
 
 backend_cmd = {{python}} {FAKE} --port {{port}}
-backend_ready = http /ready
+backend_ready = tcp
 backend_env =
     FAKE_NAME=backend
     FAKE_URLS={{s3_url}} consumer={{consumer_port}}
