@@ -101,3 +101,25 @@ def test_the_template_command_sees_the_runs_environment(tmp_path: Path) -> None:
     config = _config(tmp_path, f'{{python}} -c "{write}" {{db}}')
     build_template(config, {**os.environ, "FROM_ENV_FILE": "seen"})
     assert config.template_path.read_text() == "seen"
+
+
+def test_the_template_runs_in_its_cwd_with_its_env(tmp_path: Path) -> None:
+    (tmp_path / "backend").mkdir()
+    (tmp_path / "backend" / "seed.txt").write_text("from the backend folder")
+    script = (
+        "import os, sys; "
+        "open(sys.argv[1], 'w').write(open('seed.txt').read() + os.environ['EXTRA'])"
+    )
+    config = replace(
+        _config(tmp_path, f'{{python}} -c "{script}" {{db}}'),
+        template_cwd="backend",
+        template_env=(("EXTRA", " and ${SEED_BASE}/x"),),
+    )
+    build_template(config, {**os.environ, "SEED_BASE": "/base"})
+    assert config.template_path.read_text() == "from the backend folder and /base/x"
+
+
+def test_a_missing_template_cwd_names_the_setting(tmp_path: Path) -> None:
+    config = replace(_config(tmp_path, "{python} -c pass {db}"), template_cwd="nowhere")
+    with pytest.raises(ConfigError, match=r"fix template_db_cwd in playwright\.ini"):
+        build_template(config)
