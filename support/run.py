@@ -231,6 +231,8 @@ class HarnessRun:
         self._watchdog.start()
 
     def close(self) -> None:
+        """Stop and release everything this process started; safe to call twice (a run
+        that fails to open is closed at once, and again when pytest finishes)."""
         self.stop_stack()
         self.remove_files()
         for name, server in self.preload_servers.items():
@@ -247,5 +249,7 @@ class HarnessRun:
         for closer in (self.relay_client, self.relay_server, self.printer):
             if closer is not None:
                 closer.close() if not isinstance(closer, RelayServer) else closer.stop()
+        self.relay_client = self.relay_server = self.printer = None
         if self.output_claim is not None:
             self.output_claim.release()
+            self.output_claim = None

@@ -245,3 +245,33 @@ def _api_logs(project: Path) -> str:
     return "".join(
         p.read_text() for p in (project / "test-results" / ".services").glob("gw*/api.log")
     )
+
+
+def test_a_failed_template_stops_the_run_scoped_services_and_says_why(
+    pytester: pytest.Pytester,
+) -> None:
+    ini = SIDE_INI.replace("{db} {s3_url}", "{db} {s3_url}/missing-folder/x")
+    pytester.makefile(".ini", pytest=ini.replace(f"{SEED} {{db}}", f"{SEED} /nonexistent/db"))
+    pytester.makepyfile(test_side="def test_a(stack): pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "--stream-logs", "all")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*building the template database failed*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["[[]run s3[]] s3 listening"])  # it had started
+    assert _fakes_running_in(pytester.path) == [], "the run-scoped s3 outlived the run"
+
+
+def _fakes_running_in(cwd: Path) -> list[int]:
+    """Pids of fake services whose working directory is ``cwd``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and Path(proc, "cwd").resolve() == cwd.resolve()
+                and FAKE.name.encode() in Path(proc, "cmdline").read_bytes()
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
