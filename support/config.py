@@ -244,8 +244,6 @@ class HarnessConfig:
     relay_address: str | None = None
     preload_addresses: Mapping[str, str] = field(default_factory=dict)
     run_urls: Mapping[str, str] = field(default_factory=dict)
-    #: Why a service configured for preloading starts with exec (said once per run).
-    not_preloaded: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def services_dir(self) -> Path:
@@ -299,7 +297,7 @@ class HarnessConfig:
         """Plain data, for pytest-xdist's workerinput."""
         data = asdict(self)
         data["stream_logs"] = sorted(self.stream_logs)
-        for key in ("preload_addresses", "run_urls", "not_preloaded"):
+        for key in ("preload_addresses", "run_urls"):
             data[key] = dict(getattr(self, key))
         return data
 
@@ -394,9 +392,10 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
     values["stream_logs"] = _stream_logs(sources, names)
     values["template_env"] = env_lines("template_db", sources.ini_value("template_db_env") or ())
-    services = tuple(_service(sources, name, values) for name in names)
+    resolved = [_service(sources, name, values) for name in names]
+    services = tuple(spec for spec, _source in resolved)
     every = (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(names))
-    for spec, source in _sources_of(sources, services):
+    for spec, source in resolved:
         check_spec(spec, source, placeholders_for(spec, services), every)
     config = HarnessConfig(
         root=str(sources.root),
@@ -411,15 +410,9 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     for field_name, setting in (("db_reset", "db_reset"), ("page_url", "page_url")):
         text = values[field_name]
         if text:
-            spec = ServiceSpec(setting, text.replace(" ", "_"))
+            spec = ServiceSpec(setting, text)
             check_spec(spec, setting, placeholders_for(spec, services), every)
     return config
-
-
-def _sources_of(
-    sources: Sources, services: tuple[ServiceSpec, ...]
-) -> list[tuple[ServiceSpec, str]]:
-    return [(spec, _command_source(sources, spec.name)[1]) for spec in services]
 
 
 def _stream_logs(sources: Sources, names: tuple[str, ...]) -> frozenset[str]:
@@ -448,7 +441,8 @@ def _command_source(sources: Sources, name: str) -> tuple[str | None, str]:
     return _ini(sources, name, "cmd"), f"{name}_cmd in playwright.ini"
 
 
-def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceSpec:
+def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[ServiceSpec, str]:
+    """The service's spec, and the setting its command came from (for error messages)."""
     command, source = _command_source(sources, name)
     if not command:
         raise ConfigError(
@@ -463,7 +457,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
     timeout = values["service_timeout"]
     if _ini(sources, name, "timeout") and not sources.beats_ini(_SERVICE_TIMEOUT):
         timeout = parse_seconds(f"{name}_timeout (ini)", str(_ini(sources, name, "timeout")))
-    return ServiceSpec(
+    spec = ServiceSpec(
         name=name,
         command=str(command).strip(),
         cwd=str(_ini(sources, name, "cwd") or "."),
@@ -474,6 +468,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> ServiceS
         scope=parse_scope(name, _ini(sources, name, "scope")),
         python=parse_interpreter(name, _ini(sources, name, "python"), sources.root, sources.env),
     )
+    return spec, source
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 from .pdeath import die_with_parent
 from .preload_server import HEADER, interpreter_vars
+from .services import placeholders_for
 
 if TYPE_CHECKING:
     from .config import HarnessConfig
@@ -279,7 +280,7 @@ class PreloadServer:
         Raises PreloadUnavailable when the service cannot be preloaded.
         """
         if preloadable(argv) is None:
-            raise PreloadUnavailable(f"its command is not '<python> -m module ...': {argv[0]}")
+            raise PreloadUnavailable(f"its command is not '{{python}} -m module ...': {argv[0]}")
         cwd = os.path.join(config.root, spec.cwd)
         if not os.path.isdir(cwd):
             raise PreloadUnavailable(f"its working directory {cwd} does not exist")
@@ -350,19 +351,15 @@ def _preload_view(
     """The service's command and interpreter environment as the controller can know them:
     per-worker placeholders stand in as ``<name>``, which must not reach a PYTHON* variable
     or the interpreter (those shape the imports every worker shares)."""
-    values = {**config.run_values(), "port": "<port>", "db": "<db>", "worker": "<worker>"}
-    values["worker_dir"] = "<worker_dir>"
-    for other in config.services:
-        values.setdefault(f"{other.name}_url", f"<{other.name}_url>")
-        values.setdefault(f"{other.name}_port", f"<{other.name}_port>")
+    stand_ins = {name: f"<{name}>" for name in placeholders_for(spec, config.services)}
+    del stand_ins["python"]  # the service's own interpreter, filled in by render
+    values = {**stand_ins, **config.run_values()}
     try:
         argv = spec.render(values, base_env)
         extra = spec.render_env(values, base_env)
     except ConfigError as exc:
         raise PreloadUnavailable(str(exc)) from None
     python_vars = {key: value for key, value in extra.items() if key.startswith("PYTHON")}
-    if preloadable(argv) is None:
-        raise PreloadUnavailable(f"its command is not '{{python}} -m module ...': {argv[0]}")
     if "<" in argv[0] or any("<" in value for value in python_vars.values()):
         raise PreloadUnavailable("its interpreter or PYTHON* variables differ per worker")
     return argv, {**base_env, **python_vars}

@@ -86,8 +86,7 @@ class HarnessRun:
         try:
             run_urls = self._start_run_services(config)
             config = config.with_run(run_urls=run_urls)
-            addresses, reasons = self._start_preload_servers(config)
-            config = config.with_run(preload_addresses=addresses, not_preloaded=reasons)
+            config = config.with_run(preload_addresses=self._start_preload_servers(config))
             seconds = build_template(config, self.base_env)
         except BaseException:
             self.close()
@@ -107,15 +106,14 @@ class HarnessRun:
         self.start_lines.append(f"run: {stack.report.summary()}")
         return dict(stack.urls)
 
-    def _start_preload_servers(
-        self, config: HarnessConfig
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """One server per service with preload modules; why a service is not preloaded."""
+    def _start_preload_servers(self, config: HarnessConfig) -> dict[str, str]:
+        """One server per service with preload modules, by address; the summary says once
+        why a service is not preloaded."""
         self.preload_servers, reasons = start_servers(config, self.base_env)
         addresses = {name: server.address for name, server in self.preload_servers.items()}
         for name, reason in reasons.items():
             self.start_lines.append(f"{name}: not preloaded ({reason}); started with exec")
-        return addresses, reasons
+        return addresses
 
     def _on_run_line(self, service: str, line: str) -> None:
         if service in self.config.stream_logs and self.printer is not None:

@@ -85,7 +85,7 @@ class ServiceSpec:
         and ``${VAR}`` taken from ``inherited``, the environment the service inherits."""
         values = {"python": self.interpreter, **values}
         return [
-            _fill(self.name, "command", expand(token, inherited or {}), values)
+            fill_text(self.name, "command", expand(token, inherited or {}), values)
             for token in split_command(self)
         ]
 
@@ -95,7 +95,7 @@ class ServiceSpec:
         """The extra environment, filled in like the command (``PATH=${PATH}:/opt/bin``)."""
         values = {"python": self.interpreter, **values}
         return {
-            key: _fill(self.name, f"env {key}", expand(value, inherited or {}), values)
+            key: fill_text(self.name, f"env {key}", expand(value, inherited or {}), values)
             for key, value in self.env
         }
 
@@ -109,10 +109,10 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
     before any worker service, so it sees only the run-scoped services' URLs."""
     services = list(services)
     run = [s.name for s in services if s.scope == "run"]
-    if spec.scope == "run" and spec.name != TEMPLATE:
-        return (*RUN_PLACEHOLDERS, "port", *url_placeholders(run))
     if spec.name == TEMPLATE:
         return (*RUN_PLACEHOLDERS, "db", *url_placeholders(run))
+    if spec.scope == "run":
+        return (*RUN_PLACEHOLDERS, "port", *url_placeholders(run))
     every = [s.name for s in services]
     return (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(every))
 
@@ -179,18 +179,14 @@ class UnknownPlaceholder(ConfigError):
         self.name = name
 
 
-def _fill(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
+def fill_text(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
+    """Fill one template (a command word, an env value, a URL) from ``values``."""
     try:
         return template.format_map(values)
     except KeyError as exc:
         raise UnknownPlaceholder(service, what, str(exc.args[0]), values) from None
     except (ValueError, IndexError) as exc:
         raise ConfigError(f"{service} {what} {template!r} is not a valid template: {exc}") from None
-
-
-def fill_text(name: str, what: str, template: str, values: Mapping[str, str]) -> str:
-    """Fill one template string (a URL, say) as a command word is filled."""
-    return _fill(name, what, template, values)
 
 
 # -- reading a service from its ini keys ---------------------------------------------------

@@ -122,12 +122,16 @@ class Stack:
     def log_paths(self) -> dict[str, Path]:
         """Every service log a test's slice covers: this stack's, and the run's services'
         (whose lines come from every worker)."""
-        paths = {spec.name: self.worker_dir / f"{spec.name}.log" for spec in self.specs}
+        paths = {spec.name: self._log_path(spec.name) for spec in self.specs}
         if self.scope == "worker":
             run_dir = self.config.services_dir / "run"
             for spec in self.config.scoped("run"):
                 paths[spec.name] = run_dir / f"{spec.name}.log"
         return paths
+
+    def _log_path(self, name: str) -> Path:
+        """The log of one of this stack's own services."""
+        return self.worker_dir / f"{name}.log"
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -214,7 +218,7 @@ class Stack:
         process = ServiceProcess(
             spec.name,
             spec.render(values, self.base_env),
-            log_path=self.worker_dir / f"{spec.name}.log",
+            log_path=self._log_path(spec.name),
             cwd=self._cwd(spec),
             env=env,
             on_line=self.on_line,
@@ -293,7 +297,7 @@ class Stack:
         spec = self.config.service(name)
         path = spec.ready_path
         probe_lines = (f"GET {path} ", f"GET {path}?") if path else ()
-        log_path = self.worker_dir / f"{name}.log"
+        log_path = self._log_path(name)
         return kind(
             service=name,
             worker=self.worker,

@@ -29,6 +29,22 @@ def alive(pid: int) -> bool:
         return False
 
 
+def pids_in(cwd: Path, marker: bytes) -> list[int]:
+    """Pids of processes working in ``cwd`` whose command line holds ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (
+                proc.name.isdigit()
+                and Path(proc, "cwd").resolve() == cwd.resolve()
+                and marker in Path(proc, "cmdline").read_bytes()
+            ):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def fake_spec(
     name: str,
     mode: str = "ready",

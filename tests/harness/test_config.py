@@ -231,7 +231,6 @@ def test_round_trip_through_plain_data() -> None:
         port_base=20000,
         preload_addresses={"backend": "/tmp/p.sock"},
         run_urls={"s3": "http://127.0.0.1:20040"},
-        not_preloaded={"gateway": "why"},
     )
     assert HarnessConfig.from_dict(config.to_dict()) == config
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, FAKE_MODULE, alive
+from .conftest import FAKE, FAKE_MODULE, alive, pids_in
 
 pytest_plugins = ["pytester"]
 
@@ -353,18 +353,7 @@ def _preloads(project: pytest.Pytester) -> bool:
 
 def _preload_servers(cwd: Path) -> list[int]:
     """Pids of preload servers started for the project in ``cwd``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (
-                proc.name.isdigit()
-                and Path(proc, "cwd").resolve() == cwd.resolve()
-                and b"preload_server.py" in Path(proc, "cmdline").read_bytes()
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    return pids_in(cwd, b"preload_server.py")
 
 
 def test_a_failed_template_build_stops_the_run_and_its_preload_server(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE
+from .conftest import FAKE, pids_in
 
 pytest_plugins = ["pytester"]
 
@@ -258,20 +258,4 @@ def test_a_failed_template_stops_the_run_scoped_services_and_says_why(
     result.stderr.fnmatch_lines(["*building the template database failed*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["[[]run s3[]] s3 listening"])  # it had started
-    assert _fakes_running_in(pytester.path) == [], "the run-scoped s3 outlived the run"
-
-
-def _fakes_running_in(cwd: Path) -> list[int]:
-    """Pids of fake services whose working directory is ``cwd``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if (
-                proc.name.isdigit()
-                and Path(proc, "cwd").resolve() == cwd.resolve()
-                and FAKE.name.encode() in Path(proc, "cmdline").read_bytes()
-            ):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+    assert pids_in(pytester.path, FAKE.name.encode()) == [], "the run-scoped s3 outlived the run"
