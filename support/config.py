@@ -14,8 +14,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .cache import MODES as CACHE_MODES
 from .errors import ConfigError
 from .services import (
+    BUILD,
+    BUILD_TIMEOUT,
+    LINELIST_SUFFIXES,
     RUN_PLACEHOLDERS,
     SERVICE_SUFFIXES,
     TEMPLATE,
@@ -34,6 +38,7 @@ from .services import (
     url_placeholders,
     words,
 )
+from .steps import RunStep
 
 SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
 _TRUE = {"1", "true", "yes", "on"}
@@ -88,6 +93,17 @@ def parse_services(name: str, raw: str, known: tuple[str, ...]) -> frozenset[str
 
 def _text(_name: str, raw: str) -> str:
     return raw
+
+
+def _words(_name: str, raw: str) -> tuple[str, ...]:
+    return words(raw.replace("\n", " "))
+
+
+def parse_cache(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in CACHE_MODES:
+        raise ConfigError(f"{name} must be one of {', '.join(CACHE_MODES)}; got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,15 @@ SETTINGS: tuple[Setting, ...] = (
         ini="template_db_cwd",
     ),
     Setting(
+        "template_inputs",
+        _words,
+        (),
+        "files, folders or globs (relative to template_db_cwd) the template depends on; "
+        "while they, the command and its env are unchanged, the template comes from the cache",
+        env="TEMPLATE_DB_INPUTS",
+        ini="template_db_inputs",
+    ),
+    Setting(
         "template_timeout",
         parse_seconds,
         300.0,
@@ -196,6 +221,42 @@ SETTINGS: tuple[Setting, ...] = (
         "<service>_preload modules once per run (false: run each command afresh)",
         env="PLAYWRIGHT_PRELOAD",
         ini="preload",
+    ),
+    Setting(
+        "dev_services",
+        _text,
+        frozenset(),
+        "services run with their <service>_dev_cmd (a dev server) instead of their build, "
+        "e.g. frontend or all",
+        cli="--dev-services",
+        env="PLAYWRIGHT_DEV_SERVICES",
+        ini="dev_services",
+    ),
+    Setting(
+        "cache",
+        parse_cache,
+        "on",
+        "the cache of the template and builds across runs: on, off (neither read nor "
+        "written) or clear (emptied first)",
+        cli="--cache",
+        env="PLAYWRIGHT_CACHE",
+        ini="cache",
+    ),
+    Setting(
+        "cache_dir",
+        _text,
+        ".cache/stackwright",
+        "folder of that cache, relative to the rootdir",
+        env="PLAYWRIGHT_CACHE_DIR",
+        ini="cache_dir",
+    ),
+    Setting(
+        "cache_max_mb",
+        parse_megabytes,
+        2048.0,
+        "size bound of that cache, in MB (least recently used entries go first)",
+        env="PLAYWRIGHT_CACHE_MAX_MB",
+        ini="cache_max_mb",
     ),
     Setting(
         "page_url",
@@ -229,7 +290,12 @@ class HarnessConfig:
     template_cmd: str | None = None
     template_cwd: str = "."
     template_env: tuple[tuple[str, str], ...] = ()
+    template_inputs: tuple[str, ...] = ()
     template_timeout: float = 300.0
+    dev_services: frozenset[str] = frozenset()
+    cache: str = "on"
+    cache_dir: str = ".cache/stackwright"
+    cache_max_mb: float = 2048.0
     db_reset: str | None = None
     page_url: str | None = None
     preload: bool = True
@@ -276,6 +342,26 @@ class HarnessConfig:
             scope="run",
         )
 
+    @property
+    def template_step(self) -> RunStep | None:
+        spec = self.template
+        if spec is None:
+            return None
+        return RunStep(spec, "db", "the template database", "template.sqlite", self.template_inputs)
+
+    @property
+    def build_steps(self) -> tuple[RunStep, ...]:
+        """Each service's build, in start order."""
+        return tuple(_build_step(spec) for spec in self.services if spec.build)
+
+    def build_dir(self, name: str) -> Path:
+        """Where a service's build is, for this run (its ``{build}``)."""
+        return self.services_dir / "builds" / name
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.root, self.cache_dir)
+
     def service(self, name: str) -> ServiceSpec:
         for spec in self.services:
             if spec.name == name:
@@ -297,6 +383,7 @@ class HarnessConfig:
         """Plain data, for pytest-xdist's workerinput."""
         data = asdict(self)
         data["stream_logs"] = sorted(self.stream_logs)
+        data["dev_services"] = sorted(self.dev_services)
         for key in ("preload_addresses", "run_urls"):
             data[key] = dict(getattr(self, key))
         return data
@@ -308,6 +395,8 @@ class HarnessConfig:
                 **{
                     **spec,
                     "env": _pairs(spec["env"]),
+                    "build_env": _pairs(spec["build_env"]),
+                    "build_inputs": tuple(spec["build_inputs"]),
                     "ready": tuple(spec["ready"]),
                     "preload": tuple(spec["preload"]),
                 }
@@ -319,9 +408,37 @@ class HarnessConfig:
                 **data,
                 "services": services,
                 "stream_logs": frozenset(data["stream_logs"]),
+                "dev_services": frozenset(data["dev_services"]),
                 "template_env": _pairs(data["template_env"]),
+                "template_inputs": tuple(data["template_inputs"]),
             }
         )
+
+
+def _build_step(spec: ServiceSpec) -> RunStep:
+    """A service's build as a run step: in its cwd, on its interpreter, writing ``{build}``."""
+    prefix = f"{spec.name}_dev_build" if spec.dev else f"{spec.name}_build"
+    command = ServiceSpec(
+        prefix,
+        spec.build,
+        cwd=spec.cwd,
+        env=spec.build_env,
+        timeout=spec.build_timeout,
+        python=spec.python,
+        ready=("none", ""),
+        scope="run",
+    )
+    return RunStep(
+        command,
+        BUILD,
+        f"the {spec.name} {'dev build' if spec.dev else 'build'}",
+        f"builds/{spec.name}",
+        spec.build_inputs,
+        command_key=prefix,
+        cwd_key=f"{spec.name}_cwd",
+        timeout_key=f"{spec.name}_build_timeout",
+        inputs_key=f"{spec.name}_build_inputs",
+    )
 
 
 def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
@@ -391,6 +508,7 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     names = service_names(sources.ini_value("services"))
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
     values["stream_logs"] = _stream_logs(sources, names)
+    values["dev_services"] = _dev_services(sources, names, values["dev_services"])
     values["template_env"] = env_lines("template_db", sources.ini_value("template_db_env") or ())
     resolved = [_service(sources, name, values) for name in names]
     services = tuple(spec for spec, _source in resolved)
@@ -407,6 +525,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
         check_spec(
             config.template, "template_db_cmd", placeholders_for(config.template, services), every
         )
+    for step in config.build_steps:
+        check_spec(step.spec, step.command_key, (*RUN_PLACEHOLDERS, BUILD), every)
     for field_name, setting in (("db_reset", "db_reset"), ("page_url", "page_url")):
         text = values[field_name]
         if text:
@@ -425,33 +545,65 @@ def _stream_logs(sources: Sources, names: tuple[str, ...]) -> frozenset[str]:
     return parse_services("stream_logs (ini)", str(sources.ini_value("stream_logs") or ""), names)
 
 
+def _dev_services(sources: Sources, names: tuple[str, ...], raw: str | None) -> frozenset[str]:
+    """The services run with their dev command; 'all' means every one that has one."""
+    with_dev = tuple(name for name in names if _ini(sources, name, "dev_cmd"))
+    if not raw:
+        return frozenset()
+    chosen = parse_services("dev_services", raw, names)
+    if "all" in words(raw):
+        return frozenset(with_dev)
+    missing = sorted(chosen - set(with_dev))
+    if missing:
+        raise ConfigError(
+            f"dev_services names {', '.join(missing)}, which has no dev command: set "
+            f"{missing[0]}_dev_cmd in playwright.ini, or leave it out of "
+            "dev_services (PLAYWRIGHT_DEV_SERVICES)"
+        )
+    return chosen
+
+
 def _ini(sources: Sources, name: str, suffix: str) -> Any:
     return sources.ini_value(f"{name}_{suffix}")
 
 
-def _command_source(sources: Sources, name: str) -> tuple[str | None, str]:
+def _command_source(sources: Sources, name: str, dev: bool) -> tuple[str | None, str]:
     """The service's command and the setting that gave it: its variable, then its
-    ``alt_cmd`` variable, then the ini."""
+    ``alt_cmd`` variable, then (in dev_services) its dev command, then the ini's."""
     variable = cmd_variable(name, _ini(sources, name, "cmd_env"))
     if (command := sources.env_value(variable)) is not None:
         return command, variable
     alternative = parse_alt_command(name, _ini(sources, name, "alt_cmd"))
     if alternative is not None and sources.env_value(alternative[0]) is not None:
         return alternative[1], f"{alternative[0]} ({name}_alt_cmd in playwright.ini)"
-    return _ini(sources, name, "cmd"), f"{name}_cmd in playwright.ini"
+    suffix = "dev_cmd" if dev else "cmd"
+    return _ini(sources, name, suffix), f"{name}_{suffix} in playwright.ini"
 
 
 def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[ServiceSpec, str]:
     """The service's spec, and the setting its command came from (for error messages)."""
-    command, source = _command_source(sources, name)
+    dev = name in values["dev_services"]
+    command, source = _command_source(sources, name, dev)
     if not command:
         raise ConfigError(
             f"no command for the {name} service: set {name}_cmd in playwright.ini "
             f"or {cmd_variable(name, _ini(sources, name, 'cmd_env'))} in the environment"
         )
-    # Preload modules belong to the ini's command: another command does not get them.
+    # Preload modules and the build belong to the ini's command: another command
+    # (from a variable) gets neither.
     ini_command = source.endswith("_cmd in playwright.ini")
     preload = words(_ini(sources, name, "preload")) if ini_command else ()
+    build = _ini(sources, name, "dev_build" if dev else "build") if ini_command else None
+    env = env_lines(name, _ini(sources, name, "env") or ())
+    build_env = env_lines(f"{name}_build", _ini(sources, name, "build_env") or ())
+    if dev:
+        dev_env = env_lines(f"{name}_dev", _ini(sources, name, "dev_env") or ())
+        env, build_env = env + dev_env, build_env + dev_env
+    build_timeout = BUILD_TIMEOUT
+    if _ini(sources, name, "build_timeout"):
+        build_timeout = parse_seconds(
+            f"{name}_build_timeout (ini)", str(_ini(sources, name, "build_timeout"))
+        )
     # A service's own ini timeout beats the ini's service_timeout, never the
     # command line or the environment (CLI > environment > ini > default).
     timeout = values["service_timeout"]
@@ -461,12 +613,17 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         name=name,
         command=str(command).strip(),
         cwd=str(_ini(sources, name, "cwd") or "."),
-        env=env_lines(name, _ini(sources, name, "env") or ()),
+        env=env,
         ready=parse_ready(name, _ini(sources, name, "ready"), _ini(sources, name, "ready_path")),
         timeout=timeout,
         preload=preload,
         scope=parse_scope(name, _ini(sources, name, "scope")),
         python=parse_interpreter(name, _ini(sources, name, "python"), sources.root, sources.env),
+        build=str(build or "").strip(),
+        build_env=build_env,
+        build_inputs=words(str(_ini(sources, name, "build_inputs") or "").replace("\n", " ")),
+        build_timeout=build_timeout,
+        dev=dev,
     )
     return spec, source
 
@@ -534,7 +691,9 @@ def read_ini(path: Path) -> dict[str, Any]:
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(path)
     ini: dict[str, Any] = dict(parser["pytest"]) if parser.has_section("pytest") else {}
-    lists = {f"{name}_env" for name in words(ini.get("services"))} | set(LINELIST_KEYS)
+    names = words(ini.get("services"))
+    lists = {f"{name}_{suffix}" for name in names for suffix in LINELIST_SUFFIXES}
+    lists |= set(LINELIST_KEYS)
     for key in lists & ini.keys():
         ini[key] = [line.strip() for line in ini[key].splitlines() if line.strip()]
     return ini

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,81 +13,38 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .cache import StepCache
 from .config import HarnessConfig
-from .errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
+from .errors import ConfigError, DatabaseResetFailed
 from .services import fill_text
+from .steps import StepRunner
 
 RESET_TIMEOUT = 10.0
 
 
-def build_template(config: HarnessConfig, env: Mapping[str, str] | None = None) -> float | None:
+def build_template(
+    config: HarnessConfig, env: Mapping[str, str] | None = None, cache: StepCache | None = None
+) -> float | None:
     """Build ``config.template_path`` with the template step; seconds taken, None if none.
 
     The command runs in ``template_db_cwd`` with ``env`` (the run's environment,
     .env.test included) plus ``template_db_env``, may name the run-scoped
     services' URLs, and is stopped, with its whole process group, after
-    ``config.template_timeout`` seconds. Safe to call from several processes: a
-    file lock makes one build and the others reuse its result.
+    ``config.template_timeout`` seconds. Without ``cache`` nothing is cached. Safe
+    to call from several processes: a lock makes one build and the others reuse it.
     """
-    spec = config.template
-    if spec is None:
+    step = config.template_step
+    if step is None:
         return None
-    target = config.template_path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.exists():
-            return 0.0
-        started = time.perf_counter()
-        partial = target.with_suffix(".building")
-        partial.unlink(missing_ok=True)
-        inherited = dict(os.environ if env is None else env)
-        values = {**config.run_values(), "db": str(partial)}
-        command = spec.render(values, inherited)
-        full_env = {**inherited, **spec.render_env(values, inherited)}
-        result = _run(command, Path(config.root, spec.cwd), full_env, spec.timeout)
-        if result.returncode != 0 or not partial.exists():
-            raise TemplateBuildFailed(
-                command,
-                result.returncode,
-                result.stdout.decode("utf-8", "replace"),
-                missing=partial if result.returncode == 0 else None,
-            )
-        os.replace(partial, target)
-        return time.perf_counter() - started
-
-
-def _run(
-    command: list[str], cwd: Path, env: Mapping[str, str], timeout: float
-) -> subprocess.CompletedProcess[bytes]:
-    """Run the template command; on a time-out, stop its process group and say so."""
-    if not cwd.is_dir():
-        raise ConfigError(
-            f"the template command's working directory {cwd} does not exist; "
-            "fix template_db_cwd in playwright.ini (relative paths start at the rootdir)"
-        )
-    try:
-        child = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise TemplateBuildFailed(command, None, f"cannot run {command[0]}: {exc}") from None
-    try:
-        output, _ = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGKILL)
-        output, _ = child.communicate()
-        raise TemplateBuildFailed(
-            command, None, output.decode("utf-8", "replace"), timeout=timeout
-        ) from None
-    return subprocess.CompletedProcess(command, child.returncode, output)
+    started = time.perf_counter()
+    runner = StepRunner(
+        config.services_dir,
+        Path(config.root),
+        os.environ if env is None else env,
+        cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
+    )
+    runner.run(step, config.run_values())
+    return time.perf_counter() - started
 
 
 def copy_template(config: HarnessConfig, destination: Path) -> Path:

@@ -224,39 +224,50 @@ class DatabaseResetFailed(HarnessError):
 
 
 @dataclass
-class TemplateBuildFailed(HarnessError):
+class StepFailed(HarnessError):
+    """A run step (the template database, a build) failed, timed out or wrote nothing."""
+
     command: Sequence[str]
     exit_code: int | None
     output: str
-    #: Where the command was to write the database ({db}); set when it exited 0 without it.
+    #: Where the command was to write its output; set when it exited 0 without it.
     missing: Path | None = None
     #: The limit it ran into, when it was stopped for taking too long.
     timeout: float | None = None
+    #: What the step builds, the placeholder of its output, and its ini keys.
+    what: str = "the template database"
+    placeholder: str = "db"
+    command_key: str = "template_db_cmd"
+    timeout_key: str = "template_db_timeout"
 
     def __post_init__(self) -> None:
         super().__init__()
 
     def __str__(self) -> str:
         tail = "\n".join(f"    {line}" for line in bounded_tail(self.output, TAIL_LINES))
+        noun = self.what.rsplit(" ", 1)[-1]
         if self.timeout is not None:
-            what = (
-                f"building the template database did not finish within {self.timeout:g} s; "
-                "it was stopped."
-            )
+            what = f"building {self.what} did not finish within {self.timeout:g} s; it was stopped."
             hint = (
                 "run the command above by hand to see where it waits, or raise "
-                "template_db_timeout in playwright.ini (TEMPLATE_DB_TIMEOUT)."
+                f"{self.timeout_key} in playwright.ini."
             )
         elif self.missing is not None:
             what = (
-                f"building the template database failed: the command exited with code 0 "
-                f"but did not create the database at {{db}} ({self.missing})."
+                f"building {self.what} failed: the command exited with code 0 but did not "
+                f"create the {noun} at {{{self.placeholder}}} ({self.missing})."
             )
-            hint = "make the command write its database to the path it gets as {db}."
+            hint = (
+                f"make the command write its {noun} to the path it gets as {{{self.placeholder}}}."
+            )
         else:
-            what = f"building the template database failed with exit code {self.exit_code}."
-            hint = "run the command above by hand, or set template_db_cmd in playwright.ini."
+            what = f"building {self.what} failed with exit code {self.exit_code}."
+            hint = f"run the command above by hand, or fix {self.command_key} in playwright.ini."
         return (
             f"{what}\nCommand: {' '.join(self.command)}\n"
             f"Output (last lines):\n{tail or '    (none)'}\nTry: {hint}"
         )
+
+
+#: The name the template step's failures had before builds were steps too.
+TemplateBuildFailed = StepFailed

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import pdeath
 from .errors import ConfigError
-from .pdeath import die_with_parent
 from .preload_server import HEADER, interpreter_vars
 from .services import placeholders_for
 
@@ -234,7 +234,7 @@ class PreloadServer:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(address)
         with log_path.open("ab") as log:
-            process = subprocess.Popen(
+            process = pdeath.popen(
                 [
                     interpreter or sys.executable,
                     "-c",
@@ -249,7 +249,6 @@ class PreloadServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while not os.path.exists(address):

@@ -22,9 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Self
 
-from . import preload
+from . import pdeath, preload
 from .errors import CommandNotFound
-from .pdeath import die_with_parent
 
 LineSink = Callable[[str, str], None]
 Child = subprocess.Popen[bytes] | preload.PreloadedChild
@@ -119,7 +118,7 @@ class ServiceProcess:
 
     def _spawn(self, output_fd: int) -> subprocess.Popen[bytes]:
         try:
-            return subprocess.Popen(
+            return pdeath.popen(
                 self.command,
                 cwd=self.cwd,
                 env=self.env,
@@ -127,7 +126,6 @@ class ServiceProcess:
                 stdout=output_fd,
                 stderr=output_fd,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
         except (FileNotFoundError, PermissionError) as exc:
             program, fix = self.command[0], f"fix the {self.name} command in playwright.ini"

@@ -10,22 +10,27 @@ that configuration and starts its own stack from it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from .cache import StepCache, bytes_of
 from .config import HarnessConfig
-from .database import build_template
 from .errors import HarnessError
 from .output import OutputClaim, claim_output_dir
 from .ports import choose_run_base
 from .preload import PreloadServer, start_servers
 from .relay import LinePrinter, RelayClient, RelayServer
 from .stack import Stack
+from .steps import RunStep, StepRunner
 
 #: Ports per block: a worker's services (and the run's) take theirs from one block.
 MIN_PORT_BLOCK = 20
@@ -63,6 +68,11 @@ class HarnessRun:
     casualties: list[str] = field(default_factory=list)
     _watchdog: threading.Thread | None = None
     _stopped: Stack | None = None
+    #: Controller only: the run steps (template, builds), cancelled on close.
+    steps: StepRunner | None = None
+    #: The early start of this worker's stack, and what it raised.
+    _booting: threading.Thread | None = None
+    _boot_failure: BaseException | None = None
 
     # -- the controller: what the whole run shares ------------------------------------
 
@@ -83,20 +93,40 @@ class HarnessRun:
         )
         if relay and self.printer is not None and config.stream_logs:
             self.relay_server = RelayServer(self.printer).start()
+        cache = StepCache(
+            config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=config.cache
+        )
+        self.steps = StepRunner(config.services_dir, Path(config.root), self.base_env, cache)
         try:
-            run_urls = self._start_run_services(config)
-            config = config.with_run(run_urls=run_urls)
-            config = config.with_run(preload_addresses=self._start_preload_servers(config))
-            seconds = build_template(config, self.base_env)
+            # At once: the run-scoped services then the template (which may name their
+            # URLs), each build, and the preload servers.
+            work: dict[str, Callable[[], Any]] = {
+                "run services and template": lambda: self._run_services_and_template(config),
+                "preload servers": lambda: self._start_preload_servers(config),
+            }
+            for step in config.build_steps:
+                work[step.name] = partial(self._run_step, step, config)
+            results = run_together(work, on_failure=self.steps.cancel)
         except BaseException:
             self.close()
             raise
-        if seconds is not None:
-            self.start_lines.append(f"template database built in {seconds:.2f}s")
+        run_urls = results["run services and template"]
+        config = config.with_run(run_urls=run_urls, preload_addresses=results["preload servers"])
         # The one configuration every worker gets.
         self.config = config.with_run(
             relay_address=self.relay_server.address if self.relay_server else None
         )
+
+    def _run_services_and_template(self, config: HarnessConfig) -> dict[str, str]:
+        run_urls = self._start_run_services(config)
+        step = config.template_step
+        if step is not None:
+            self._run_step(step, config.with_run(run_urls=run_urls))
+        return run_urls
+
+    def _run_step(self, step: RunStep, config: HarnessConfig) -> None:
+        assert self.steps is not None
+        self.start_lines.append(self.steps.run(step, config.run_values()))
 
     def _start_run_services(self, config: HarnessConfig) -> dict[str, str]:
         if not config.scoped("run"):
@@ -131,8 +161,36 @@ class HarnessRun:
 
     # -- the stack -----------------------------------------------------------------
 
+    def boot_early(self) -> None:
+        """Start this worker's stack in the background now (while pytest collects and the
+        browser launches); ``start_stack()`` then waits only for what is still missing."""
+        if self._booting is None and self.stack is None and self.stack_error is None:
+            self._booting = threading.Thread(target=self._boot, name="stack-boot", daemon=True)
+            self._booting.start()
+
+    def _boot(self) -> None:
+        try:
+            self._start_stack()
+        except HarnessError:
+            pass  # kept as stack_error, raised for the first test that needs the stack
+        except BaseException as exc:  # a bug: raised for the first test that needs the stack
+            self._boot_failure = exc
+
+    def _join_boot(self) -> None:
+        booting, self._booting = self._booting, None
+        if booting is not None:
+            booting.join()
+        failure, self._boot_failure = self._boot_failure, None
+        if failure is not None:
+            raise failure
+
     def start_stack(self) -> Stack:
-        """Start this worker's stack once; a failure is kept and raised again for every test."""
+        """Start this worker's stack once (or wait for its early start); a failure is kept
+        and raised again for every test."""
+        self._join_boot()
+        return self._start_stack()
+
+    def _start_stack(self) -> Stack:
         if self.stack is not None:
             return self.stack
         if self.stack_error is not None:
@@ -186,6 +244,8 @@ class HarnessRun:
     def stop_stack(self) -> None:
         """Stop the services; their files stay until the session ends (the last
         test's log slices are read after the session fixtures are torn down)."""
+        with contextlib.suppress(BaseException):
+            self._join_boot()
         if self.stack is not None:
             self.stack.stop()
             self._stopped, self.stack = self.stack, None
@@ -231,6 +291,8 @@ class HarnessRun:
     def close(self) -> None:
         """Stop and release everything this process started; safe to call twice (a run
         that fails to open is closed at once, and again when pytest finishes)."""
+        if self.steps is not None:
+            self.steps.cancel()
         self.stop_stack()
         self.remove_files()
         for name, server in self.preload_servers.items():
@@ -251,3 +313,41 @@ class HarnessRun:
         if self.output_claim is not None:
             self.output_claim.release()
             self.output_claim = None
+
+
+def run_together(
+    work: dict[str, Callable[[], Any]], *, on_failure: Callable[[], None]
+) -> dict[str, Any]:
+    """Run each piece of work in its own thread; their results by name.
+
+    The first failure calls ``on_failure`` (to stop the others' commands) and is
+    raised once every thread has finished; so is Ctrl-C in the calling thread.
+    """
+    results: dict[str, Any] = {}
+    failures: list[BaseException] = []
+
+    def run(name: str, action: Callable[[], Any]) -> None:
+        try:
+            results[name] = action()
+        except BaseException as exc:
+            failures.append(exc)
+            on_failure()
+
+    threads = [
+        threading.Thread(target=run, args=item, name=f"run-{item[0]}", daemon=True)
+        for item in work.items()
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)
+    except BaseException:
+        on_failure()
+        for thread in threads:
+            thread.join()
+        raise
+    if failures:
+        raise failures[0]
+    return results

@@ -44,8 +44,28 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
     ("scope", "worker (one per xdist worker, the default) or run (one for the whole run)"),
     ("cmd_env", "environment variable that replaces the command (default <SERVICE>_CMD)"),
     ("alt_cmd", "'VARIABLE: command': run this command instead while VARIABLE is set"),
+    (
+        "build",
+        "command run once per run, before any worker, that writes the service's build "
+        "into the folder {build}; the service's command then serves {build}",
+    ),
+    ("build_env", "extra environment of the build, one KEY=VALUE per line"),
+    (
+        "build_inputs",
+        "files, folders or globs (relative to the service's cwd) the build depends on; "
+        "while they are unchanged the build comes from the cache",
+    ),
+    ("build_timeout", "seconds the build may take before it is stopped (default 300)"),
+    ("dev_cmd", "command run instead of the build and <service>_cmd when in dev_services"),
+    ("dev_build", "in dev_services: a command run once per run instead of the build"),
+    ("dev_env", "extra environment in dev_services, of the service and of its dev_build"),
 )
 SERVICE_SUFFIXES = tuple(suffix for suffix, _ in SERVICE_KEYS)
+#: Keys read as lists of KEY=VALUE lines.
+LINELIST_SUFFIXES = ("env", "build_env", "dev_env")
+#: The placeholder of a service's build folder, known to the build and the service.
+BUILD = "build"
+BUILD_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,13 @@ class ServiceSpec:
     scope: str = "worker"
     #: The interpreter ``{python}`` names for this service (None: the harness's).
     python: str | None = None
+    #: The run step that writes the folder ``{build}`` this service serves ('' for none).
+    build: str = ""
+    build_env: tuple[tuple[str, str], ...] = ()
+    build_inputs: tuple[str, ...] = ()
+    build_timeout: float = BUILD_TIMEOUT
+    #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
+    dev: bool = False
 
     @property
     def interpreter(self) -> str:
@@ -111,10 +138,11 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
     run = [s.name for s in services if s.scope == "run"]
     if spec.name == TEMPLATE:
         return (*RUN_PLACEHOLDERS, "db", *url_placeholders(run))
+    build = (BUILD,) if spec.build else ()
     if spec.scope == "run":
-        return (*RUN_PLACEHOLDERS, "port", *url_placeholders(run))
+        return (*RUN_PLACEHOLDERS, "port", *build, *url_placeholders(run))
     every = [s.name for s in services]
-    return (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(every))
+    return (*RUN_PLACEHOLDERS, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
 
 
 _INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -160,8 +188,9 @@ def check_spec(
         if exc.name in set(every) - set(stand_in):
             raise ConfigError(
                 f"{spec.name} {exc.what} names {{{exc.name}}}, which is not known when it "
-                f"starts (set by {source}): a run-scoped service and the template start "
-                "before every worker service, so they can name only run-scoped services' URLs"
+                f"starts (set by {source}): run-scoped services, the template and builds "
+                "start before every worker service, so they can name only run-scoped "
+                "services' URLs (a build: none)"
             ) from None
         raise ConfigError(f"{exc} (set by {source})") from None
     except ConfigError as exc:

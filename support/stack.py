@@ -214,6 +214,8 @@ class Stack:
 
     def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
         values = self._placeholders(port)
+        if spec.build:
+            values["build"] = str(self.config.build_dir(spec.name))
         env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
         process = ServiceProcess(
             spec.name,

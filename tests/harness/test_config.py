@@ -28,6 +28,8 @@ INI: dict[str, Any] = {
     "gateway_cmd_env": "SSE_GATEWAY_CMD",
     "gateway_alt_cmd": "SSE_GATEWAY_ROOT: node ${SSE_GATEWAY_ROOT}/dist/index.js",
     "frontend_cmd": "node vite.js --port {port}",
+    "frontend_dev_cmd": "node vite.js dev --port {port}",
+    "backend_dev_cmd": "{python} -m app.backend serve --reload --port {port}",
     "gateway_env": ["PORT={port}", "CALLBACK_URL={backend_url}/cb"],
 }
 
@@ -299,6 +301,11 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
         ("GET {backend_url}/b", "GET {backend_url}/b"),
     ),
     "preload": (("false", False), ("true", True)),
+    "template_inputs": (("seed.py data/*.json", ("seed.py", "data/*.json")), ("a", ("a",))),
+    "dev_services": (("frontend", frozenset({"frontend"})), ("backend", frozenset({"backend"}))),
+    "cache": (("off", "off"), ("clear", "clear")),
+    "cache_dir": (("/a/cache", "/a/cache"), ("b", "b")),
+    "cache_max_mb": (("10", 10.0), ("20", 20.0)),
     "page_url": (
         ("{frontend_url}/a", "{frontend_url}/a"),
         ("{frontend_url}/b", "{frontend_url}/b"),
