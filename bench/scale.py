@@ -264,6 +264,8 @@ def backend_figures() -> list[Figure]:
         backend, WORK / "slow-exec", cache, BACKEND_INI, PLAYWRIGHT_PRELOAD="false"
     )
     config = _config(backend, WORK / "slow-preload", cache, BACKEND_INI)
+    for each in (exec_config, config):
+        _steps(each)  # the template every worker copies
     servers, reasons = start_servers(config, os.environ)
     assert "backend" in servers, reasons
     config = config.with_run(preload_addresses={"backend": servers["backend"].address})

@@ -290,8 +290,13 @@ def main(argv: Sequence[str]) -> int:
             os.unlink(address)
         return 0
     sys.argv = [start.module, *start.args]
-    # As under `python -m`, the module runs as __main__, apart from any imported copy.
-    sys.modules.pop(start.module, None)
+    # As under `python -m`, the module runs as __main__, apart from any imported copy;
+    # for a package that is its __main__ module: the package itself, imported once by
+    # the server, stays (forgetting it would run its imports again in every child).
+    target = start.module
+    if hasattr(sys.modules.get(target), "__path__"):
+        target += ".__main__"
+    sys.modules.pop(target, None)
     runpy.run_module(start.module, run_name="__main__", alter_sys=True)
     return 0
 

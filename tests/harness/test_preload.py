@@ -348,3 +348,41 @@ print(sock.recv(4096).decode())
         assert f"refused a request from user id {NOBODY}" in server.log_path.read_text()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_preloaded_package_run_with_dash_m_is_not_imported_again(tmp_path: Path) -> None:
+    """``-m pkg`` runs pkg.__main__; pkg itself (a backend's slow imports) stays imported."""
+    package = tmp_path / "pkgsvc"
+    package.mkdir()
+    (package / "__init__.py").write_text("import os\nIMPORTED_IN = os.getpid()\n")
+    (package / "__main__.py").write_text(
+        "import json, os, pkgsvc\n"
+        "print(json.dumps({'pid': os.getpid(), 'imported_in': pkgsvc.IMPORTED_IN,"
+        " 'name': __name__}))\n"
+    )
+    server = PreloadServer.start(
+        str(tmp_path / "p.sock"),
+        ["pkgsvc"],
+        cwd=str(tmp_path),
+        env=os.environ,
+        log_path=tmp_path / "log",
+    )
+    try:
+        read_fd, write_fd = os.pipe()
+        try:
+            child = spawn(
+                server.address,
+                [sys.executable, "-m", "pkgsvc"],
+                cwd=str(tmp_path),
+                env=dict(os.environ),
+                output_fd=write_fd,
+            )
+        finally:
+            os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as output:
+            report = json.loads(output.read().decode().splitlines()[0])
+        assert child.wait(10) == 0
+    finally:
+        server.stop()
+    assert report["name"] == "__main__" and report["pid"] == child.pid
+    assert report["imported_in"] == server.process.pid
