@@ -9,12 +9,11 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from stackwright.support.browsers import find_chromium, managed_chromium_path
-from stackwright.support.database import build_template
 from stackwright.support.errors import BrowserNotFound
 from stackwright.support.events import TestEventBuffer
 from stackwright.support.stack import Stack
 
-from .common import Figure, median, percentile, suite_config
+from .common import Figure, median, percentile, run_steps, suite_config
 
 SSE_EVENTS = 200
 WARM_LOADS = 5
@@ -54,7 +53,7 @@ def _load_parts(browser: Browser, base_url: str) -> float:
 
 def run() -> list[Figure]:
     config = suite_config()
-    build_template(config)  # reused when an earlier stage built it
+    run_steps(config)  # the template and frontend build, from the cache
     with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
         browser = launch(playwright)
         cold = _load_parts(browser, stack.url("frontend"))

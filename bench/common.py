@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import time
 from collections.abc import Iterator, Sequence
@@ -10,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackwright.support.cache import StepCache, bytes_of
 from stackwright.support.config import HarnessConfig, Sources, read_ini, resolve_config
 from stackwright.support.ports import choose_run_base
+from stackwright.support.steps import StepRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not under test-results/: pytest-playwright empties that folder when any pytest run starts.
@@ -22,6 +26,18 @@ def suite_config(output: Path = WORK, **env: str) -> HarnessConfig:
     """The configuration the browser suite would resolve from playwright.ini (no CLI)."""
     config = resolve_config(Sources(ROOT, str(output), {}, env, read_ini(ROOT / "playwright.ini")))
     return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
+
+
+def run_steps(config: HarnessConfig, mode: str = "on") -> tuple[float, list[str]]:
+    """A run's steps (template, builds) in a fresh services folder, as the controller runs
+    them (with the configured cache, or ``mode``); seconds taken and the summary lines."""
+    shutil.rmtree(config.services_dir, ignore_errors=True)
+    cache = StepCache(config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=mode)
+    runner = StepRunner(config.services_dir, Path(config.root), os.environ, cache)
+    started = time.perf_counter()
+    steps = [step for step in (config.template_step, *config.build_steps) if step is not None]
+    lines = [runner.run(step, config.run_values()) for step in steps]
+    return time.perf_counter() - started, lines
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

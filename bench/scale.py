@@ -26,15 +26,13 @@ from typing import Any
 
 from playwright.sync_api import Browser, sync_playwright
 
-from stackwright.support.cache import StepCache, bytes_of
 from stackwright.support.config import HarnessConfig, Sources, resolve_config
 from stackwright.support.ports import choose_run_base
 from stackwright.support.preload import start_servers
 from stackwright.support.stack import Stack
-from stackwright.support.steps import StepRunner
 
 from .browser import launch
-from .common import ROOT, WORK, Figure, median
+from .common import ROOT, WORK, Figure, median, run_steps
 
 SIZES = (50, 300, 1000)
 PROFILE = 300
@@ -92,7 +90,10 @@ def generate_ui(modules: int) -> Path:
     )
     (app / "vite.config.js").write_text(
         "import { defineConfig } from 'vite'\n"
+        "// The JSX runtime is imported by the transform, not the source: listed here as\n"
+        "// @vitejs/plugin-react would, so the pre-bundled dependencies are complete.\n"
         "export default defineConfig({ esbuild: { jsx: 'automatic' }, clearScreen: false,\n"
+        "  optimizeDeps: { include: ['react/jsx-dev-runtime', 'react/jsx-runtime'] },\n"
         "  cacheDir: process.env.VITE_CACHE_DIR || 'node_modules/.vite' })\n"
     )
     (app / "src" / "main.jsx").write_text(
@@ -131,17 +132,6 @@ def _config(app: Path, output: Path, cache: Path, ini: dict[str, Any], **env: st
     return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
 
 
-def _steps(config: HarnessConfig, mode: str = "on") -> tuple[float, list[str]]:
-    """Run the configuration's run steps as the controller does; seconds and lines."""
-    shutil.rmtree(config.services_dir, ignore_errors=True)
-    cache = StepCache(config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=mode)
-    runner = StepRunner(config.services_dir, Path(config.root), os.environ, cache)
-    started = time.perf_counter()
-    steps = [s for s in (config.template_step, *config.build_steps) if s is not None]
-    lines = [runner.run(step, config.run_values()) for step in steps]
-    return time.perf_counter() - started, lines
-
-
 def _load(browser: Browser, url: str) -> float:
     context = browser.new_context(base_url=url)
     page = context.new_page()
@@ -161,7 +151,7 @@ def ui_figures(browser: Browser) -> list[Figure]:
             env = {"PLAYWRIGHT_DEV_SERVICES": "frontend"} if mode == "dev" else {}
             output = WORK / f"scale-{modules}-{mode}"
             config = _config(app, output, WORK / "scale-cache", FRONTEND_INI, **env)
-            step_seconds, lines = _steps(config, "clear")
+            step_seconds, lines = run_steps(config, "clear")
             with Stack(config, worker="scale") as stack:
                 ready = stack.report.total
                 first = _load(browser, stack.url("frontend"))
@@ -265,7 +255,7 @@ def backend_figures() -> list[Figure]:
     )
     config = _config(backend, WORK / "slow-preload", cache, BACKEND_INI)
     for each in (exec_config, config):
-        _steps(each)  # the template every worker copies
+        run_steps(each)  # the template every worker copies
     servers, reasons = start_servers(config, os.environ)
     assert "backend" in servers, reasons
     config = config.with_run(preload_addresses={"backend": servers["backend"].address})
@@ -329,9 +319,9 @@ def cache_figures() -> list[Figure]:
     cache = WORK / "scale-cache"
     template = _config(backend, WORK / "steps-template", cache, BACKEND_INI)
     build = _config(app, WORK / "steps-build", cache, FRONTEND_INI)
-    cold = _steps(template, "clear")[0] + _steps(build)[0]
-    warm_runs = [_steps(template)[0] + _steps(build)[0] for _ in range(5)]
-    lines = _steps(template)[1] + _steps(build)[1]
+    cold = run_steps(template, "clear")[0] + run_steps(build)[0]
+    warm_runs = [run_steps(template)[0] + run_steps(build)[0] for _ in range(5)]
+    lines = run_steps(template)[1] + run_steps(build)[1]
     assert all("from the cache" in line for line in lines), lines
     return [
         Figure(

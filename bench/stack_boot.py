@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import time
@@ -15,7 +14,7 @@ from stackwright.support.database import build_template
 from stackwright.support.preload import PreloadServer, spawn, start_servers
 from stackwright.support.stack import Stack, StartReport
 
-from .common import Figure, median, suite_config
+from .common import Figure, median, run_steps, suite_config
 
 BOOTS = 10
 SERVICES = ("backend", "gateway", "frontend")
@@ -183,8 +182,7 @@ def reset_figures(config: HarnessConfig) -> list[Figure]:
 
 def run() -> list[Figure]:
     config = suite_config()
-    shutil.rmtree(config.services_dir, ignore_errors=True)
-    build_template(config)
+    run_steps(config)  # the template and the frontend build every worker uses
     servers, figures = preload_figures(config)
     try:
         addresses = {name: server.address for name, server in servers.items()}

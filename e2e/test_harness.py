@@ -268,3 +268,31 @@ def test_the_sse_suite_passes_with_a_gateway_swapped_in_by_sse_gateway_root(
         assert match is not None, text[:2000]
         assert match.group(2).startswith("http://127.0.0.1:")
         assert match.group(2).endswith("/api/sse/callback")
+
+
+@pytest.mark.slow
+def test_the_suite_passes_with_the_frontend_dev_server(tmp_path: Path) -> None:
+    """PLAYWRIGHT_DEV_SERVICES=frontend: Vite's dev server per worker instead of the build,
+    its dependencies pre-bundled once per run into the folder every worker reads."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
+    env["PLAYWRIGHT_DEV_SERVICES"] = "frontend"
+    output = tmp_path / "results"
+    suite = ["e2e/test_sse.py", "e2e/test_ai_part_creation.py", "e2e/test_smoke.py"]
+    options = ["-n", "2", "-q", "--output", str(output), "--keep-service-files"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "playwright.ini", *suite, *options],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"\d+ passed", run.stdout) and "failed" not in run.stdout
+    assert "the frontend dev build: " in run.stdout and "the frontend build: " not in run.stdout
+    logs = list((output / ".services").glob("gw*/frontend.log"))
+    assert len(logs) == 2
+    for log in logs:
+        text = log.read_text()
+        assert "VITE v" in text and "Local:" in text, text[:2000]  # the dev server, not preview
+        assert "optimized dependencies changed" not in text
