@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from stackwright.support.stack import Stack
 
 from .browser import launch
 from .common import ROOT, WORK, Figure, median, run_steps
+from .stack_boot import boot_round
 
 SIZES = (50, 300, 1000)
 PROFILE = 300
@@ -265,7 +265,9 @@ def backend_figures() -> list[Figure]:
             totals: dict[str, list[float]] = {"preload": [], "exec": []}
             for _ in range(3):
                 for variant, chosen in (("preload", config), ("exec", exec_config)):
-                    totals[variant] += _boot_together(chosen, workers)
+                    totals[variant] += [
+                        r.total for r in boot_round(chosen, workers, sequential=False)
+                    ]
             label = f"{workers} worker{'s' if workers > 1 else ''} at once"
             figures.append(
                 Figure(
@@ -290,27 +292,6 @@ def backend_figures() -> list[Figure]:
         for server in servers.values():
             server.stop()
     return figures
-
-
-def _boot_together(config: HarnessConfig, workers: int) -> list[float]:
-    totals: list[float] = []
-    errors: list[BaseException] = []
-
-    def boot(index: int) -> None:
-        try:
-            with Stack(config, worker=f"slow{index}", worker_index=index) as stack:
-                totals.append(stack.report.total)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=boot, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return totals
 
 
 def cache_figures() -> list[Figure]:

@@ -20,7 +20,7 @@ BOOTS = 10
 SERVICES = ("backend", "gateway", "frontend")
 
 
-def _boot_round(config: HarnessConfig, workers: int, *, sequential: bool) -> list[StartReport]:
+def boot_round(config: HarnessConfig, workers: int, *, sequential: bool) -> list[StartReport]:
     reports: list[StartReport] = []
     errors: list[BaseException] = []
 
@@ -61,7 +61,7 @@ def boot_figures(config: HarnessConfig, preloaded: HarnessConfig) -> list[Figure
         for _ in range(BOOTS):
             for variant in VARIANTS:
                 results[variant].extend(
-                    _boot_round(configs[variant], workers, sequential=variant == "sequential")
+                    boot_round(configs[variant], workers, sequential=variant == "sequential")
                 )
         label = f"{workers} worker{'s' if workers > 1 else ''} booting at once"
         parallel = [r.total for r in results["preload"]]

@@ -243,21 +243,8 @@ def test_the_sse_suite_passes_with_a_gateway_swapped_in_by_sse_gateway_root(
     (checkout / "dist").mkdir(parents=True)
     source = NODE_GATEWAY % {"python": json.dumps(sys.executable), "root": json.dumps(str(ROOT))}
     (checkout / "dist" / "index.js").write_text(source)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
-    env["SSE_GATEWAY_ROOT"] = str(checkout)
     output = tmp_path / "results"
-    suite = ["e2e/test_sse.py", "e2e/test_ai_part_creation.py", "e2e/test_smoke.py"]
-    options = ["-n", "2", "-q", "--output", str(output), "--keep-service-files"]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", "playwright.ini", *suite, *options],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert re.search(r"\d+ passed", run.stdout) and "failed" not in run.stdout
+    _run_sse_specs(output, SSE_GATEWAY_ROOT=str(checkout))
     logs = list((output / ".services").glob("gw*/gateway.log"))
     assert logs, f"no gateway logs under {output}"
     for log in logs:
@@ -274,25 +261,31 @@ def test_the_sse_suite_passes_with_a_gateway_swapped_in_by_sse_gateway_root(
 def test_the_suite_passes_with_the_frontend_dev_server(tmp_path: Path) -> None:
     """PLAYWRIGHT_DEV_SERVICES=frontend: Vite's dev server per worker instead of the build,
     its dependencies pre-bundled once per run into the folder every worker reads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
-    env["PLAYWRIGHT_DEV_SERVICES"] = "frontend"
     output = tmp_path / "results"
-    suite = ["e2e/test_sse.py", "e2e/test_ai_part_creation.py", "e2e/test_smoke.py"]
-    options = ["-n", "2", "-q", "--output", str(output), "--keep-service-files"]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", "playwright.ini", *suite, *options],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert re.search(r"\d+ passed", run.stdout) and "failed" not in run.stdout
-    assert "the frontend dev build: " in run.stdout and "the frontend build: " not in run.stdout
+    stdout = _run_sse_specs(output, PLAYWRIGHT_DEV_SERVICES="frontend")
+    assert "the frontend dev build: " in stdout and "the frontend build: " not in stdout
     logs = list((output / ".services").glob("gw*/frontend.log"))
     assert len(logs) == 2
     for log in logs:
         text = log.read_text()
         assert "VITE v" in text and "Local:" in text, text[:2000]  # the dev server, not preview
         assert "optimized dependencies changed" not in text
+
+
+def _run_sse_specs(output: Path, **env: str) -> str:
+    """The SSE, AI-creation and smoke specs on two workers, in a pytest of their own with
+    ``env`` added; their output once they passed."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(_OUTER_ONLY)}
+    suite = ["e2e/test_sse.py", "e2e/test_ai_part_creation.py", "e2e/test_smoke.py"]
+    options = ["-n", "2", "-q", "--output", str(output), "--keep-service-files"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "playwright.ini", *suite, *options],
+        cwd=ROOT,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"\d+ passed", run.stdout) and "failed" not in run.stdout
+    return run.stdout
