@@ -107,30 +107,30 @@ class StepRunner:
             if target.exists():
                 return f"{step.what}: already in {target}"
             if not self.cache.enabled:
-                how = "built ({0}; cache off)"
                 self._build(step, target, values)
+                verb, why = "built", "cache off"
             elif not step.inputs:
-                how = f"built ({{0}}; not cached: set {step.inputs_key} to cache it)"
                 self._build(step, target, values)
+                verb, why = "built", f"not cached: set {step.inputs_key} to cache it"
             else:
-                how = self._from_cache_or_build(step, target, values)
-        return f"{step.what}: " + how.format(f"{time.perf_counter() - started:.2f}s")
+                verb, why = self._from_cache_or_build(step, target, values)
+        return f"{step.what}: {verb} in {time.perf_counter() - started:.2f}s ({why})"
 
-    def _from_cache_or_build(self, step: RunStep, target: Path, values: Mapping[str, str]) -> str:
+    def _from_cache_or_build(
+        self, step: RunStep, target: Path, values: Mapping[str, str]
+    ) -> tuple[str, str]:
+        """(what happened, why): taken from the cache, or built and stored."""
         self.cache.open()
         key = step.key(self.root, self.env)
         with self.cache.claim(step.name, key):
             missed = self.cache.fetch(step.name, key, target)
             if missed is None:
-                return f"from the cache in {{0}} (inputs unchanged, key {key.digest[:12]})"
+                return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
             self._build(step, target, values)
             if step.key(self.root, self.env).digest != key.digest:
-                return (
-                    f"built in {{0}} (cache miss: {missed}); "
-                    "not cached: its inputs changed while it ran"
-                )
+                return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
             self.cache.store(step.name, key, target)
-            return f"built in {{0}} (cache miss: {missed})"
+            return "built", f"cache miss: {missed}"
 
     def _build(self, step: RunStep, target: Path, values: Mapping[str, str]) -> None:
         partial = target.with_name(f".{target.name}.building")

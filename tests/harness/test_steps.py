@@ -96,6 +96,15 @@ def test_a_changed_command_or_environment_rebuilds_and_says_so(tmp_path: Path) -
     assert "from the cache" in _run(with_env) and "from the cache" in _run(config)
 
 
+def test_a_miss_names_a_file_whose_name_holds_braces(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "{id}.ts").write_text("a")
+    config = _config(tmp_path, build_inputs=("src.txt", "pages"))
+    _run(config)
+    (tmp_path / "pages" / "{id}.ts").write_text("b")
+    assert "(cache miss: changed: pages/{id}.ts)" in _run(config)
+
+
 def test_a_new_file_matched_by_a_glob_rebuilds(tmp_path: Path) -> None:
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "a.ts").write_text("a")
