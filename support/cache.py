@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -116,10 +117,7 @@ def copy_output(source: Path, destination: Path) -> None:
             shutil.rmtree(destination)
         os.replace(partial, destination)
     finally:
-        if partial.is_dir():
-            shutil.rmtree(partial, ignore_errors=True)
-        else:
-            partial.unlink(missing_ok=True)
+        remove_path(partial)
 
 
 class StepCache:
@@ -132,6 +130,7 @@ class StepCache:
         self.max_bytes = max_bytes
         self.mode = mode
         self._opened = False
+        self._opening = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -139,9 +138,12 @@ class StepCache:
 
     def open(self) -> None:
         """Make the folder (and tag it), clear it when asked, drop interrupted writes."""
-        if self._opened or not self.enabled:
-            return
-        self._opened = True
+        with self._opening:  # the run's steps run in threads: one opens, and first
+            if not self._opened and self.enabled:
+                self._open()
+                self._opened = True
+
+    def _open(self) -> None:
         if self.folder.exists() and not (self.folder / TAG).exists() and any(self.folder.iterdir()):
             raise ConfigError(
                 f"the cache folder {self.folder} holds files but no {TAG}, so it is not a "
