@@ -96,7 +96,7 @@ def _text(_name: str, raw: str) -> str:
 
 
 def _words(_name: str, raw: str) -> tuple[str, ...]:
-    return words(raw.replace("\n", " "))
+    return words(raw)
 
 
 def parse_cache(name: str, raw: str) -> str:
@@ -621,7 +621,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         python=parse_interpreter(name, _ini(sources, name, "python"), sources.root, sources.env),
         build=str(build or "").strip(),
         build_env=build_env,
-        build_inputs=words(str(_ini(sources, name, "build_inputs") or "").replace("\n", " ")),
+        build_inputs=words(_ini(sources, name, "build_inputs")),
         build_timeout=build_timeout,
         dev=dev,
     )

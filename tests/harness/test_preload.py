@@ -46,13 +46,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
     server.stop()
 
 
-def _spawn(server: PreloadServer, *args: str, cwd: Path, **env: str) -> tuple[int, str, int]:
-    """Start the probe through the server; (pid, output, exit code)."""
+def _spawn(
+    server: PreloadServer, *args: str, cwd: Path, module: str = PROBE, **env: str
+) -> tuple[int, str, int]:
+    """Start ``module`` (the probe) through the server; (pid, output, exit code)."""
     read_fd, write_fd = os.pipe()
     try:
         child = spawn(
             server.address,
-            [sys.executable, "-m", PROBE, *args],
+            [sys.executable, "-m", module, *args],
             cwd=str(cwd),
             env={**os.environ, **env},
             output_fd=write_fd,
@@ -368,21 +370,11 @@ def test_a_preloaded_package_run_with_dash_m_is_not_imported_again(tmp_path: Pat
         log_path=tmp_path / "log",
     )
     try:
-        read_fd, write_fd = os.pipe()
-        try:
-            child = spawn(
-                server.address,
-                [sys.executable, "-m", "pkgsvc"],
-                cwd=str(tmp_path),
-                env=dict(os.environ),
-                output_fd=write_fd,
-            )
-        finally:
-            os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as output:
-            report = json.loads(output.read().decode().splitlines()[0])
-        assert child.wait(10) == 0
+        pid, output, code = _spawn(server, cwd=tmp_path, module="pkgsvc")
     finally:
         server.stop()
-    assert report["name"] == "__main__" and report["pid"] == child.pid
-    assert report["imported_in"] == server.process.pid
+    seen = f"output: {output!r}; server log: {(tmp_path / 'log').read_text()!r}"
+    assert code == 0, seen
+    report = json.loads(output.splitlines()[0])
+    assert report["name"] == "__main__" and report["pid"] == pid, seen
+    assert report["imported_in"] == server.process.pid, seen
