@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 FRONTEND := app/frontend
 WORKERS ?= 2
 PYTEST_ARGS ?=
+# Where the browser suite files its results: a folder per test, report.html, junit.xml.
+RESULTS ?= test-results
 
 .PHONY: help setup e2e test test-fast dev bench lint docs clean
 
@@ -39,7 +41,9 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json $(FRONTEND)/p
 	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) $(PYTEST_ARGS)
+E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) --output $(RESULTS) \
+	--html $(RESULTS)/report.html --junitxml $(RESULTS)/junit.xml \
+	--screenshot only-on-failure $(PYTEST_ARGS)
 FAST := $(PY) -m pytest tests $(PYTEST_ARGS)
 
 e2e: setup

@@ -89,6 +89,7 @@ def ensure_chromium() -> int:
         print(f"browser: {choice.executable or 'Playwright-managed Chromium'} ({choice.source})")
         if choice.source == "system" and not shutil.which(HEADLESS_SHELL):
             _apt_install(HEADLESS_SHELL, why="for faster headless runs (optional)")
+        _ensure_ffmpeg()
         return 0
     if explicit:
         print(f"error: PLAYWRIGHT_CHROMIUM_EXECUTABLE={explicit} does not exist", file=sys.stderr)
@@ -103,6 +104,16 @@ def ensure_chromium() -> int:
         return 0
     print(str(BrowserNotFound(choice)), file=sys.stderr)
     return 1
+
+
+def _ensure_ffmpeg() -> None:
+    """Playwright's videos (a retry records one) need ffmpeg: link the system's, or
+    install Debian's first."""
+    from .video import provide_ffmpeg, video_problem
+
+    if video_problem() and not shutil.which("ffmpeg"):
+        _apt_install("ffmpeg", why="for videos of retried tests (optional)")
+    print(provide_ffmpeg())
 
 
 _apt_state = {"updated": False}

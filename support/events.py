@@ -57,6 +57,8 @@ class TestEventBuffer:
         self.capacity = capacity
         self.pending: deque[dict[str, Any]] = deque()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        #: (time received, event) of the same events, for the test's timeline.
+        self.received: deque[tuple[float, dict[str, Any]]] = deque(maxlen=HISTORY)
         self.overflowed = 0
         self._context: BrowserContext | None = None
 
@@ -69,6 +71,7 @@ class TestEventBuffer:
         if not isinstance(event, dict):
             event = {"kind": "invalid", "value": event}
         self.history.append(event)
+        self.received.append((time.time(), event))
         if len(self.pending) >= self.capacity:
             self.overflowed += 1
             return

@@ -6,9 +6,12 @@ the test starts and read from there when it ends, never the worker's history.
 
 from __future__ import annotations
 
+import bisect
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 #: A line longer than this is shortened in a tail shown on the terminal or in a report.
 TAIL_LINE_CHARS = 500
@@ -61,6 +64,44 @@ class LogSlice:
             f"full log: {self.source}, bytes {self.start}-{self.end}]\n"
         )
         return note + self.text
+
+
+#: Beside each service log, ``<log>.times``: one record per chunk read from the service,
+#: (offset in the log where the chunk ends, wall-clock time it was read). It gives a
+#: line without a timestamp of its own the time it was read (see ``support.timeline``).
+TIMES_SUFFIX = ".times"
+_RECORD = struct.Struct("<qd")
+
+
+def times_path(log_path: Path) -> Path:
+    return log_path.with_name(log_path.name + TIMES_SUFFIX)
+
+
+class ReadTimes:
+    """Appends (end offset, time read) records to a log's ``.times`` file."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._file: BinaryIO = times_path(log_path).open("ab", buffering=0)
+
+    def record(self, end_offset: int, when: float) -> None:
+        self._file.write(_RECORD.pack(end_offset, when))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_times(log_path: Path, start: int, end: int) -> list[tuple[int, float]]:
+    """The records of ``log_path`` whose chunk ends after ``start``, up to the first that
+    reaches ``end``: enough to time every byte in between. Empty without a ``.times`` file."""
+    try:
+        data = times_path(log_path).read_bytes()
+    except OSError:
+        return []
+    usable = len(data) - len(data) % _RECORD.size  # a record half-written right now
+    records = list(_RECORD.iter_unpack(data[:usable]))
+    first = bisect.bisect_right(records, start, key=lambda record: record[0])
+    last = bisect.bisect_left(records, end, key=lambda record: record[0])
+    return [(int(offset), when) for offset, when in records[first : last + 1]]
 
 
 def size_of(path: Path) -> int:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,11 @@ class OutputClaim:
             self._fd = -1
 
 
-def claim_output_dir(folder: Path, *, option: str = "--output") -> OutputClaim:
-    """Take ``folder`` for this run and empty it, or raise OutputFolderError.
+def claim_output_dir(
+    folder: Path, *, option: str = "--output", keep: Sequence[Path] = ()
+) -> OutputClaim:
+    """Take ``folder`` for this run and empty it but for ``keep`` (what this run wrote
+    there already, such as pytest-html's assets), or raise OutputFolderError.
 
     Refuses a folder that holds files but no marker (it is not ours: ``--output .``
     or ``--output docs``), and a folder another live run holds.
@@ -78,7 +82,7 @@ def claim_output_dir(folder: Path, *, option: str = "--output") -> OutputClaim:
             f"or give this run its own folder: {option} <another folder>."
         ) from None
     _write_holder(fd)
-    _empty(folder)
+    _empty(folder, {path.absolute() for path in keep})
     return OutputClaim(folder, fd)
 
 
@@ -88,10 +92,11 @@ def _holds_foreign_files(folder: Path) -> bool:
     return any(True for _ in folder.iterdir())
 
 
-def _empty(folder: Path) -> None:
-    """Remove everything in ``folder`` but the marker; what cannot go is reported."""
+def _empty(folder: Path, keep: set[Path]) -> None:
+    """Remove everything in ``folder`` but the marker and ``keep``; what cannot go is
+    reported."""
     for entry in folder.iterdir():
-        if entry.name == MARKER:
+        if entry.name == MARKER or any(path == entry or entry in path.parents for path in keep):
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

@@ -18,12 +18,14 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from types import TracebackType
 from typing import IO, BinaryIO, Self
 
 from . import pdeath, preload
 from .errors import CommandNotFound
+from .logs import ReadTimes
 
 LineSink = Callable[[str, str], None]
 Child = subprocess.Popen[bytes] | preload.PreloadedChild
@@ -150,13 +152,15 @@ class ServiceProcess:
         """
         fd = output.fileno()
         partial = b""
-        with output, log:
+        times = ReadTimes(self.log_path)
+        with output, log, closing(times):
             while True:
                 select.select([fd], [], [])
                 with self._log_lock:
                     chunk = os.read(fd, 65536)
                     if chunk:
                         log.write(chunk)
+                        times.record(log.tell(), time.time())
                     else:
                         self._eof = True
                 if not chunk:

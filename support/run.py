@@ -16,7 +16,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -76,15 +76,16 @@ class HarnessRun:
 
     # -- the controller: what the whole run shares ------------------------------------
 
-    def open(self, *, port_blocks: int, relay: bool) -> None:
+    def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
         """Controller: get everything the workers share ready, then freeze the configuration.
 
         ``port_blocks`` is how many workers may start a stack (replacements of
-        crashed ones included); ``relay`` asks for a live-log relay for them.
-        Raises HarnessError (the run cannot go on); whatever was started is stopped.
+        crashed ones included); ``relay`` asks for a live-log relay for them;
+        ``keep`` are files this run already wrote into the output folder (a report's
+        assets). Raises HarnessError (the run cannot go on); whatever was started is stopped.
         """
         config = self.config
-        self.output_claim = claim_output_dir(Path(config.output_dir))
+        self.output_claim = claim_output_dir(Path(config.output_dir), keep=keep)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
         config = config.with_run(
             port_base=choose_run_base(port_blocks + 1, block),
