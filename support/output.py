@@ -57,7 +57,8 @@ def claim_output_dir(
         raise OutputFolderError(
             f"{option} {folder} is a file, not a folder; choose a folder for the test results"
         )
-    if _holds_foreign_files(folder):
+    kept = {path.absolute() for path in keep}
+    if _holds_foreign_files(folder, kept):
         raise OutputFolderError(
             f"{option} {folder} already holds files that a run of this harness did not "
             f"create (no {MARKER} in it), and each run empties its output folder. "
@@ -82,21 +83,26 @@ def claim_output_dir(
             f"or give this run its own folder: {option} <another folder>."
         ) from None
     _write_holder(fd)
-    _empty(folder, {path.absolute() for path in keep})
+    _empty(folder, kept)
     return OutputClaim(folder, fd)
 
 
-def _holds_foreign_files(folder: Path) -> bool:
+def _holds_foreign_files(folder: Path, keep: set[Path]) -> bool:
     if not folder.is_dir() or (folder / MARKER).exists():
         return False
-    return any(True for _ in folder.iterdir())
+    return any(not _kept(entry, keep) for entry in folder.iterdir())
+
+
+def _kept(entry: Path, keep: set[Path]) -> bool:
+    """Whether ``entry`` is, or holds, something this run wrote already."""
+    return any(path == entry or entry in path.parents for path in keep)
 
 
 def _empty(folder: Path, keep: set[Path]) -> None:
     """Remove everything in ``folder`` but the marker and ``keep``; what cannot go is
     reported."""
     for entry in folder.iterdir():
-        if entry.name == MARKER or any(path == entry or entry in path.parents for path in keep):
+        if entry.name == MARKER or _kept(entry, keep):
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

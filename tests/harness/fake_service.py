@@ -7,6 +7,10 @@ exit            print a few lines and exit 3 before listening
 hang            listen, but answer 503 forever
 notfound        listen, but answer 404 forever (a wrong readiness path)
 ignore-sigterm  like ready, but ignore SIGTERM
+
+In every mode that answers, /page is a page that logs to the console, fetches
+?backend=URL, and reads two frames from /events (a Server-Sent Events stream).
+FAKE_LOG_STAMPS=1 starts each log line with an ISO 8601 timestamp.
 spew            write 1 MB to stdout before listening
 nolisten        never listen: print "NAME consumer ready" and wait (a queue consumer)
 """
@@ -14,10 +18,33 @@ nolisten        never listen: print "NAME consumer ready" and wait (a queue cons
 from __future__ import annotations
 
 import argparse
+import datetime
 import http.server
 import os
 import signal
 import sys
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>fake</title><body>fake page<script>
+console.log('fake page loaded');
+const backend = new URLSearchParams(location.search).get('backend');
+fetch(backend + '/from-the-page', { mode: 'no-cors' }).then(() => {
+  const source = new EventSource('/events');
+  source.addEventListener('progress', (event) => {
+    console.log('progress ' + event.data);
+    source.close();
+    window.__done = true;
+  });
+  source.onmessage = (event) => console.log('message ' + event.data);
+});
+</script></body>"""
+EVENTS = "retry: 600000\n\ndata: hello\n\nevent: progress\ndata: 50\n\n"
+
+
+def log(text: str) -> None:
+    if os.environ.get("FAKE_LOG_STAMPS") == "1":
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+        text = f"{now.replace('+00:00', 'Z')} {text}"
+    print(text, flush=True)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -25,15 +52,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         name = os.environ.get("FAKE_NAME", "fake")
-        body = f'{{"service": "{name}", "path": "{self.path}"}}'.encode()
+        kind, body = "application/json", f'{{"service": "{name}", "path": "{self.path}"}}'.encode()
+        if self.status == 200 and self.path.startswith("/page"):
+            kind, body = "text/html", PAGE.encode()
+        if self.status == 200 and self.path == "/events":
+            kind, body = "text/event-stream", EVENTS.encode()
         self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, fmt: str, *args: object) -> None:
-        print(f"{os.environ.get('FAKE_NAME', 'fake')} request {fmt % args}", flush=True)
+        log(f"{os.environ.get('FAKE_NAME', 'fake')} request {fmt % args}")
 
 
 def main() -> int:
