@@ -7,14 +7,28 @@ PY := $(VENV)/bin/python
 FRONTEND := app/frontend
 WORKERS ?= 2
 PYTEST_ARGS ?=
-# Where the browser suite files its results: a folder per test, report.html, junit.xml.
+# One shard of the browser suite: make e2e SHARD=2/3 (pytest-split, balanced by the
+# durations in $(DURATIONS); refresh them with make durations).
+SHARD ?=
+DURATIONS := e2e/.test_durations
+ifneq ($(SHARD),)
+SHARD_GROUP := $(word 1,$(subst /, ,$(SHARD)))
+SHARD_COUNT := $(word 2,$(subst /, ,$(SHARD)))
+SPLIT_ARGS := --splits $(SHARD_COUNT) --group $(SHARD_GROUP) --durations-path $(DURATIONS) \
+	--splitting-algorithm least_duration
+RESULTS ?= test-results-shard-$(SHARD_GROUP)
+endif
+# Where the browser suite files its results: a folder per test, report.html, junit.xml
+# and results.json (which stackwright merge reads).
 RESULTS ?= test-results
 
-.PHONY: help setup e2e test test-fast dev bench lint docs clean
+.PHONY: help setup e2e test test-fast dev bench lint docs clean durations
 
 help:
 	@echo "make setup   create .venv, install Python and npm dependencies, find or install Chromium"
 	@echo "make e2e     setup, then the browser suite on $(WORKERS) workers (pytest -c playwright.ini -n $(WORKERS))"
+	@echo "             SHARD=I/N runs shard I of N into test-results-shard-I; merge with .venv/bin/stackwright merge"
+	@echo "make durations  record the browser suite's test durations in $(DURATIONS), which shards balance by"
 	@echo "make test    setup, then the fast tests (tests/) and the browser suite"
 	@echo "make dev     setup, then run backend, gateway and frontend for a person to click through"
 	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
@@ -43,12 +57,17 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json $(FRONTEND)/p
 
 E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) --output $(RESULTS) \
 	--html $(RESULTS)/report.html --junitxml $(RESULTS)/junit.xml \
-	--screenshot only-on-failure $(PYTEST_ARGS)
+	--screenshot only-on-failure $(SPLIT_ARGS) $(PYTEST_ARGS)
 FAST := $(PY) -m pytest tests $(PYTEST_ARGS)
 
 e2e: setup
 	@echo "==> browser suite on $(WORKERS) workers: $(E2E)"
 	@$(E2E)
+
+durations: setup
+	@echo "==> recording test durations into $(DURATIONS)"
+	@$(PY) -m pytest -c playwright.ini -n $(WORKERS) --output test-results-durations \
+		--store-durations --clean-durations --durations-path $(DURATIONS) -q $(PYTEST_ARGS)
 
 test-fast: setup
 	@echo "==> fast tests: $(FAST)"
@@ -77,4 +96,4 @@ lint: setup
 	cd $(FRONTEND) && npm run --silent typecheck
 
 clean:
-	rm -rf test-results $(FRONTEND)/dist data
+	rm -rf test-results test-results-shard-* test-results-durations $(FRONTEND)/dist data
