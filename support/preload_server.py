@@ -67,12 +67,16 @@ class _Server:
         self.owner = os.getpid()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Only this user may connect, whatever the umask: a connection runs code.
+        # Bound under a temporary name and renamed once listening: the client waits for
+        # the address to exist, and a connect between bind and listen is refused.
+        binding = f"{address}~"
         previous = os.umask(0o177)
         try:
-            self.listener.bind(address)
+            self.listener.bind(binding)
         finally:
             os.umask(previous)
         self.listener.listen(64)
+        os.replace(binding, address)
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
         self.selector = selectors.DefaultSelector()
