@@ -10,8 +10,10 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,72 @@ def test_the_suite_passes_with_the_frontend_dev_server(tmp_path: Path) -> None:
         text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())  # colours, under CI=true
         assert "VITE v" in text and "Local:" in text, text[:2000]  # the dev server, not preview
         assert "optimized dependencies changed" not in text
+
+
+@pytest.mark.slow
+def test_the_suite_passes_with_browsers_from_a_browser_server(tmp_path: Path) -> None:
+    """PW_TEST_CONNECT_WS_ENDPOINT: every worker's browser comes from a Playwright
+    browser server (here on loopback, with the system Chromium), which reaches each
+    worker's stack through expose_network."""
+    server = _browser_server(tmp_path)
+    lines: list[str] = []
+    try:
+        endpoint, reader = _listening(server, lines)
+        _run_sse_specs(tmp_path / "results", PW_TEST_CONNECT_WS_ENDPOINT=endpoint)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    reader.join(timeout=10)  # the server's end closed its output
+    log = "".join(lines)
+    # The controller's check, then one browser per worker, each with its network exposed.
+    assert log.count('engaged launch mode for "chromium"') >= 3, log
+    assert log.count("started socks proxy") >= 3, log
+
+
+def _browser_server(folder: Path) -> subprocess.Popen[bytes]:
+    """``playwright run-server`` on loopback whose browsers are the system's, linked into
+    a folder laid out as Playwright expects (it cannot download its own here)."""
+    import playwright
+
+    manifest = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
+    revisions = {b["name"]: b["revision"] for b in json.loads(manifest.read_text())["browsers"]}
+    browsers = folder / "browsers"
+    shell = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    full = shutil.which("chromium") or shell
+    assert shell and full, "a system Chromium is needed (make setup installs one)"
+    for name, path, target in (
+        ("chromium-headless-shell", "chrome-headless-shell-linux64/chrome-headless-shell", shell),
+        ("chromium", "chrome-linux64/chrome", full),
+    ):
+        link = browsers / f"{name.replace('-', '_')}-{revisions[name]}" / path
+        link.parent.mkdir(parents=True)
+        link.symlink_to(target)
+    env = {**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers), "DEBUG": "pw:server"}
+    command = [sys.executable, "-m", "playwright", "run-server", "--port", "0"]
+    return subprocess.Popen(
+        [*command, "--host", "127.0.0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+
+
+def _listening(server: subprocess.Popen[bytes], seen: list[str]) -> tuple[str, threading.Thread]:
+    """The server's address, from the line saying it listens, and the thread that reads
+    the rest of its output into ``seen``."""
+    assert server.stdout is not None
+    for raw in server.stdout:
+        line = raw.decode("utf-8", "replace")
+        seen.append(line)
+        found = re.search(r"Listening on (ws://\S+)", line)
+        if found:
+            break
+    else:
+        raise AssertionError(f"playwright run-server exited without listening:\n{''.join(seen)}")
+
+    def drain(stream: Any) -> None:
+        seen.extend(rest.decode("utf-8", "replace") for rest in stream)
+
+    reader = threading.Thread(target=drain, args=(server.stdout,), daemon=True)
+    reader.start()
+    return found.group(1), reader
 
 
 def _run_sse_specs(output: Path, **env: str) -> str:

@@ -164,6 +164,16 @@ SETTINGS: tuple[Setting, ...] = (
         ini="chromium_executable",
     ),
     Setting(
+        "connect_ws_endpoint",
+        _text,
+        None,
+        "a Playwright browser server (playwright run-server) every worker's browser comes "
+        "from, e.g. ws://browsers:3000/ (Playwright Test's variable); unset: a local browser",
+        cli="--connect-ws-endpoint",
+        env="PW_TEST_CONNECT_WS_ENDPOINT",
+        ini="connect_ws_endpoint",
+    ),
+    Setting(
         "log_cap_mb",
         parse_megabytes,
         5.0,
@@ -286,6 +296,7 @@ class HarnessConfig:
     service_timeout: float = 30.0
     include_slow: bool = False
     chromium_executable: str | None = None
+    connect_ws_endpoint: str | None = None
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
     template_cwd: str = "."
