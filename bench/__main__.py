@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import browser, gateway, overhead, scale, stack_boot
+from . import browser, gateway, overhead, scale, shards, stack_boot
 from .common import ROOT, WORK, Figure, stage, table
 
 DOC_HEAD = """# Performance
@@ -67,6 +67,8 @@ def main() -> int:
         figures += browser.run()
     with stage("per-test overhead and suite wall time"):
         figures += overhead.run(WORK)
+    with stage("shards: the suite in 3 shards, then stackwright merge"):
+        figures += shards.run(WORK)
     with stage("scale profile: generated UI of 50/300/1000 modules, 3 s backend, 3 s seed"):
         figures += scale.run()
     minutes = (time.perf_counter() - started) / 60
