@@ -5,6 +5,7 @@ links are relative, screenshots inline, a failed test's timeline embedded."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import urllib.parse
 from collections import Counter
@@ -52,7 +53,7 @@ def _attachments(test: TestResult, output: Path) -> str:
         for shot in (path for path in files if path.suffix == ".png"):
             parts.append(f'<img class="shot" src="{_link(shot, output)}" alt="{shot.name}">')
         for trace in (path for path in files if path.suffix == ".zip"):
-            command = f"playwright show-trace {trace.relative_to(output.parent)}"
+            command = f"playwright show-trace {os.path.relpath(trace)}"
             parts.append(f"<p>Open the trace: <code>{html.escape(command)}</code></p>")
         parts.append(_timeline(folder))
     return "".join(parts)

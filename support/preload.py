@@ -44,8 +44,7 @@ if TYPE_CHECKING:
     from .config import HarnessConfig
     from .services import ServiceSpec
 
-#: sun_path holds 108 bytes with the terminating NUL; the server binds "<address>~" first.
-_MAX_SOCKET_PATH = 106
+_MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, with the terminating NUL
 _TEMP_PREFIX = "stackwright-"
 SERVER_FILE = Path(__file__).with_name("preload_server.py")
 #: Runs the server file on any interpreter without importing anything of the harness.

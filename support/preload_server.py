@@ -67,9 +67,10 @@ class _Server:
         self.owner = os.getpid()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # Only this user may connect, whatever the umask: a connection runs code.
-        # Bound under a temporary name and renamed once listening: the client waits for
-        # the address to exist, and a connect between bind and listen is refused.
-        binding = f"{address}~"
+        # Bound under a temporary name (as long as the address: it fits where the address
+        # does) and renamed once listening: the client waits for the address to exist,
+        # and a connect between bind and listen is refused.
+        binding = address[:-1] + ("~" if not address.endswith("~") else "_")
         previous = os.umask(0o177)
         try:
             self.listener.bind(binding)

@@ -293,6 +293,7 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "include_slow": (("yes", True), ("no", False)),
     "chromium_executable": (("/a/chrome", "/a/chrome"), ("/b/chrome", "/b/chrome")),
     "log_cap_mb": (("2", 2.0), ("3", 3.0)),
+    "connect_ws_endpoint": (("ws://a:3000/", "ws://a:3000/"), ("ws://b:3000/", "ws://b:3000/")),
     "template_cmd": (("seed-a {db}", "seed-a {db}"), ("seed-b {db}", "seed-b {db}")),
     "template_cwd": (("a", "a"), ("b", "b")),
     "template_timeout": (("60", 60.0), ("90", 90.0)),

@@ -170,37 +170,29 @@ def test_a_flaky_test_is_retried_on_the_same_stack_with_a_trace_on_the_retry(
     assert '<property name="flaky" value="passed on attempt 2"' in junit
 
 
-def test_service_logs_off_attaches_no_slices(browser_project: pytest.Pytester) -> None:
-    browser_project.makepyfile(
-        test_quiet="""
+PASSING = """
 def test_passes(page, backend_url):
     page.goto("/page?backend=" + backend_url)
     page.wait_for_function("window.__done === true")
 """
-    )
-    result = browser_project.runpytest_subprocess(
-        "-n", "2", "--html", REPORT, "--service-logs=off"
-    )  # fmt: skip
+
+
+def _passing_entry_names(project: pytest.Pytester, mode: str) -> set[str]:
+    """The names of a passing test's attachments in the report, with ``--service-logs``."""
+    project.makepyfile(test_quiet=PASSING)
+    result = project.runpytest_subprocess("-n", "2", "--html", REPORT, f"--service-logs={mode}")
     result.assert_outcomes(passed=1)
-    (entry,) = _only(_report_tests(browser_project), "test_passes")
-    names = [extra.get("name") or "" for extra in entry["extras"]]
+    (entry,) = _only(_report_tests(project), "test_passes")
+    return {extra.get("name") or "" for extra in entry["extras"]}
+
+
+def test_service_logs_off_attaches_no_slices(browser_project: pytest.Pytester) -> None:
+    names = _passing_entry_names(browser_project, "off")
     assert not [name for name in names if name.endswith(".log")], names
     assert not list((browser_project.path / "test-results").glob("*/*.log"))
 
 
 def test_service_logs_on_attaches_a_passing_tests_slices(browser_project: pytest.Pytester) -> None:
-    browser_project.makepyfile(
-        test_loud="""
-def test_passes(page, backend_url):
-    page.goto("/page?backend=" + backend_url)
-    page.wait_for_function("window.__done === true")
-"""
-    )
-    result = browser_project.runpytest_subprocess(
-        "-n", "2", "--html", REPORT, "--service-logs=on"
-    )  # fmt: skip
-    result.assert_outcomes(passed=1)
-    (entry,) = _only(_report_tests(browser_project), "test_passes")
-    names = {extra.get("name") for extra in entry["extras"]}
+    names = _passing_entry_names(browser_project, "on")
     assert {"backend.log", "gateway.log", "frontend.log", "console.log"} <= names
     assert "timeline.html" not in names  # a passing test has no timeline
