@@ -68,3 +68,23 @@ def test_none_found_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
         "PLAYWRIGHT_CHROMIUM_EXECUTABLE",
     ):
         assert command in text
+
+
+def test_a_missing_ffmpeg_is_named_and_a_system_one_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackwright.support import video
+
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    expected = video.ffmpeg_path()
+    assert expected is not None and expected.parent.parent == tmp_path
+    problem = video.video_problem()
+    assert problem and f"not at {expected}" in problem and "apt-get install ffmpeg" in problem
+    monkeypatch.setattr(video.shutil, "which", lambda name: None)
+    assert video.provide_ffmpeg().startswith("video: unavailable (no video: ")
+    system = tmp_path / "system-ffmpeg"
+    system.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(video.shutil, "which", lambda name: str(system))
+    assert video.provide_ffmpeg() == f"video: linked {system} at {expected}"
+    assert expected.resolve() == system and video.video_problem() is None
+    assert video.provide_ffmpeg() == "video: ready"
