@@ -64,17 +64,21 @@ def fake_spec(
     )
 
 
-@pytest.fixture(scope="session")
-def preload_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
-    """One preload server with the fake service imported, as a run would have."""
-    folder = tmp_path_factory.mktemp("preload")
-    server = PreloadServer.start(
+def start_preload(folder: Path, modules: list[str], *, cwd: Path = ROOT) -> PreloadServer:
+    """A preload server with ``modules`` imported, its socket and log in ``folder``."""
+    return PreloadServer.start(
         str(folder / "p.sock"),
-        [FAKE_MODULE],
-        cwd=str(ROOT),
+        modules,
+        cwd=str(cwd),
         env=os.environ,
         log_path=folder / "preload.log",
     )
+
+
+@pytest.fixture(scope="session")
+def preload_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
+    """One preload server with the fake service imported, as a run would have."""
+    server = start_preload(tmp_path_factory.mktemp("preload"), [FAKE_MODULE])
     yield server
     server.stop()
 

@@ -30,7 +30,7 @@ from stackwright.support.preload import (
 from stackwright.support.process import ServiceProcess
 from stackwright.support.services import ServiceSpec
 
-from .conftest import ROOT, alive
+from .conftest import ROOT, alive, start_preload
 
 PROBE = "tests.harness.preload_probe"
 MARKER = "tests.harness.preload_marker"
@@ -38,10 +38,7 @@ MARKER = "tests.harness.preload_marker"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreloadServer]:
-    folder = tmp_path_factory.mktemp("preload")
-    server = PreloadServer.start(
-        str(folder / "p.sock"), [PROBE], cwd=str(ROOT), env=os.environ, log_path=folder / "log"
-    )
+    server = start_preload(tmp_path_factory.mktemp("preload"), [PROBE])
     yield server
     server.stop()
 
@@ -201,22 +198,15 @@ def test_without_a_server_the_service_starts_with_exec(tmp_path: Path) -> None:
 
 
 def test_a_failed_preload_import_leaves_exec_working(tmp_path: Path) -> None:
-    address = str(tmp_path / "p.sock")
     try:  # it fails at once, or right after it started listening
-        server = PreloadServer.start(
-            address,
-            ["no_such_module_xyz"],
-            cwd=str(ROOT),
-            env=os.environ,
-            log_path=tmp_path / "preload.log",
-        )
+        server = start_preload(tmp_path, ["no_such_module_xyz"])
     except PreloadUnavailable as exc:
         assert str(exc) == f"preload server exited with code 3; see {tmp_path / 'preload.log'}"
     else:
         assert server.process.wait(10) == 3
         assert server.failure() == f"preload server exited with code 3; see {server.log_path}"
     assert "importing no_such_module_xyz failed" in (tmp_path / "preload.log").read_text()
-    process = _service(tmp_path, address, "report", "0").start()
+    process = _service(tmp_path, str(tmp_path / "p.sock"), "report", "0").start()
     assert process.popen is not None and process.popen.wait(10) == 0
     assert not process.preloaded
 
@@ -317,13 +307,7 @@ def test_another_user_is_refused_even_with_an_open_socket() -> None:
     folder = Path(tempfile.mkdtemp(prefix="preload-open-", dir="/tmp"))  # nobody reaches it
     try:
         folder.chmod(0o777)
-        server = PreloadServer.start(
-            str(folder / "p.sock"),
-            [MARKER],
-            cwd=str(ROOT),
-            env=os.environ,
-            log_path=folder / "preload.log",
-        )
+        server = start_preload(folder, [MARKER])
         os.chmod(server.address, 0o777)
         # Another user's process speaks the protocol by hand (it cannot read the
         # harness under /root): a length, a JSON request and its stdout's descriptor.
@@ -362,18 +346,12 @@ def test_a_preloaded_package_run_with_dash_m_is_not_imported_again(tmp_path: Pat
         "print(json.dumps({'pid': os.getpid(), 'imported_in': pkgsvc.IMPORTED_IN,"
         " 'name': __name__}))\n"
     )
-    server = PreloadServer.start(
-        str(tmp_path / "p.sock"),
-        ["pkgsvc"],
-        cwd=str(tmp_path),
-        env=os.environ,
-        log_path=tmp_path / "log",
-    )
+    server = start_preload(tmp_path, ["pkgsvc"], cwd=tmp_path)
     try:
         pid, output, code = _spawn(server, cwd=tmp_path, module="pkgsvc")
     finally:
         server.stop()
-    seen = f"output: {output!r}; server log: {(tmp_path / 'log').read_text()!r}"
+    seen = f"output: {output!r}; server log: {server.log_path.read_text()!r}"
     assert code == 0, seen
     report = json.loads(output.splitlines()[0])
     assert report["name"] == "__main__" and report["pid"] == pid, seen
