@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from stackwright.support.browsers import managed_revisions
+
 from .helpers.api import ApiClient, TestData
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,10 +299,7 @@ def test_the_suite_passes_with_browsers_from_a_browser_server(tmp_path: Path) ->
 def _browser_server(folder: Path) -> subprocess.Popen[bytes]:
     """``playwright run-server`` on loopback whose browsers are the system's, linked into
     a folder laid out as Playwright expects (it cannot download its own here)."""
-    import playwright
-
-    manifest = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
-    revisions = {b["name"]: b["revision"] for b in json.loads(manifest.read_text())["browsers"]}
+    revisions = managed_revisions()
     browsers = folder / "browsers"
     shell = shutil.which("chromium-headless-shell") or shutil.which("chromium")
     full = shutil.which("chromium") or shell

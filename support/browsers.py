@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -75,6 +76,19 @@ def managed_chromium_path() -> str | None:
             return playwright.chromium.executable_path
     except Exception:  # a broken driver install must not hide the system browser
         return None
+
+
+def managed_revisions() -> dict[str, str]:
+    """Playwright's revision of each download it manages (chromium, ffmpeg, ...), from its
+    driver's browsers.json; empty if the driver does not say."""
+    import playwright
+
+    manifest = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
+    try:
+        entries = json.loads(manifest.read_text())["browsers"]
+        return {str(entry["name"]): str(entry["revision"]) for entry in entries}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def ensure_chromium() -> int:

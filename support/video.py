@@ -5,11 +5,12 @@ downloads with its browsers. Where that download is impossible, a system ffmpeg
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
+
+from .browsers import managed_revisions
 
 _NAMES = {"linux": "ffmpeg-linux", "darwin": "ffmpeg-mac", "win32": "ffmpeg-win64.exe"}
 
@@ -30,13 +31,8 @@ def _browsers_dir() -> Path:
 
 def ffmpeg_path() -> Path | None:
     """Where Playwright looks for its ffmpeg (None if its driver does not say)."""
-    import playwright
-
-    manifest = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
-    try:
-        entries = json.loads(manifest.read_text())["browsers"]
-        revision = next(entry["revision"] for entry in entries if entry["name"] == "ffmpeg")
-    except (OSError, ValueError, KeyError, StopIteration):
+    revision = managed_revisions().get("ffmpeg")
+    if revision is None:
         return None
     name = _NAMES.get(sys.platform, "ffmpeg-linux")
     return _browsers_dir() / f"ffmpeg-{revision}" / name
