@@ -13,10 +13,10 @@ from stackwright.support.errors import BrowserNotFound
 from stackwright.support.events import TestEventBuffer
 from stackwright.support.stack import Stack
 
-from .common import Figure, median, percentile, run_steps, suite_config
+from .common import Figure, busy_seconds, median, percentile, run_steps, suite_config
 
 SSE_EVENTS = 200
-WARM_LOADS = 5
+WARM_LOADS = 10
 
 # Records when each progress text first shows, in the page's wall clock (ms).
 OBSERVER = """
@@ -57,7 +57,9 @@ def run() -> list[Figure]:
     with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
         browser = launch(playwright)
         cold = _load_parts(browser, stack.url("frontend"))
+        cpu, started = busy_seconds(), time.perf_counter()
         warm = [_load_parts(browser, stack.url("frontend")) for _ in range(WARM_LOADS)]
+        cores = (busy_seconds() - cpu) / (time.perf_counter() - started)
         context = browser.new_context(base_url=stack.url("frontend"))
         events = TestEventBuffer().attach(context)
         page = context.new_page()
@@ -77,6 +79,14 @@ def run() -> list[Figure]:
             f"page load, warm (median of {WARM_LOADS}, new context each)",
             median(warm) * 1000,
             "ms",
+        ),
+        Figure(
+            "browser",
+            "cores kept busy by those loads, one after the other",
+            cores,
+            "cores",
+            note="new context, page load, close: Chromium's processes, the Playwright "
+            "driver, Python and the stack work at once",
         ),
         Figure(
             "browser",

@@ -40,6 +40,14 @@ def run_steps(config: HarnessConfig, mode: str = "on") -> tuple[float, list[str]
     return time.perf_counter() - started, lines
 
 
+def busy_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (every process, every core)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:

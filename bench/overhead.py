@@ -10,7 +10,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .common import ROOT, Figure, median
+from .common import ROOT, Figure, busy_seconds, median
 
 TRIVIAL_TESTS = 20
 TRIVIAL = """
@@ -93,39 +93,41 @@ def overhead_figures(work: Path) -> list[Figure]:
     ]
 
 
-def _busy_seconds() -> float:
-    """CPU time the whole machine has spent busy so far (every process, every core)."""
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def suite_figures() -> list[Figure]:
     """The suite with -n 1 and -n 2, alternated twice (warm cache, as a rerun sees it)."""
     walls: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(2):
         for workers in (1, 2):
-            cpu, started = _busy_seconds(), time.perf_counter()
+            cpu, started = busy_seconds(), time.perf_counter()
             _run_pytest(["-c", "playwright.ini", "-n", str(workers), "-q"], ROOT)
             walls[workers].append(time.perf_counter() - started)
-            busy[workers].append(_busy_seconds() - cpu)
+            busy[workers].append(busy_seconds() - cpu)
     one, two = median(walls[1]), median(walls[2])
+    busy_one, busy_two = median(busy[1]), median(busy[2])
+    cores = os.cpu_count() or 1
     return [
         Figure(
             "suite",
             "e2e/ wall time, -n 1 (median of 2)",
             one,
             "s",
-            note=f"default selection; the machine busy {median(busy[1]):.1f} CPU-s",
+            note=f"default selection; the machine busy {busy_one:.1f} CPU-s",
         ),
         Figure(
             "suite",
             "e2e/ wall time, -n 2 (median of 2)",
             two,
             "s",
-            note=f"the machine busy {median(busy[2]):.1f} CPU-s of {2 * two:.1f} on 2 cores",
+            note=f"the machine busy {busy_two:.1f} CPU-s of {cores * two:.1f} on {cores} cores",
+        ),
+        Figure(
+            "suite",
+            "cores kept busy by one worker (-n 1)",
+            busy_one / one,
+            "cores",
+            note="Chromium's browser, renderer, GPU and network processes, the Playwright "
+            "driver, pytest and the stack work at once",
         ),
         Figure(
             "suite",
@@ -134,7 +136,15 @@ def suite_figures() -> list[Figure]:
             "x",
             1.5,
             sense="min",
-            note="CPU-bound: browsers, stacks and workers share 2 cores",
+            note="CPU-bound: browsers, stacks and workers share the cores",
+        ),
+        Figure(
+            "suite",
+            f"ceiling of that speedup on {cores} cores",
+            one / (busy_two / cores),
+            "x",
+            note=f"-n 1 wall over -n 2's CPU work ({busy_two:.1f} CPU-s) spread perfectly "
+            f"over {cores} cores: no scheduling can do better without less CPU per test",
         ),
     ]
 
