@@ -50,9 +50,10 @@ run keeps both cores busy nearly all the time. The "ceiling" row divides the
 is the most any scheduling could give, and it is below the 1.5x target here.
 Chromium flags (in-process GPU or network service, no site isolation, fewer
 raster threads, low-end mode, a smaller viewport) and reusing one browser
-context across tests did not lower the CPU per test; `--disable-threaded-
-compositing` cut it by about 18%, but 12 of the 23 tests then time out. The
-figure needs more cores or a cheaper browser, not a harness change.
+context across tests did not lower the CPU per test;
+`--disable-threaded-compositing` cut it by about 18%, but 12 of the 23 tests
+then time out. The figure needs more cores or a cheaper browser, not a harness
+change.
 
 ## How to reproduce
 
