@@ -111,25 +111,6 @@ def test_a_blank_command_is_one_usage_error(project: pytest.Pytester) -> None:
     assert "IndexError" not in result.stderr.str() + result.stdout.str()
 
 
-def test_junit_carries_the_service_log_of_a_failed_test(project: pytest.Pytester) -> None:
-    # The marker is built at run time: it is in the backend's log, never in the
-    # test's source, so the traceback cannot carry it into the XML.
-    project.makepyfile(
-        test_fail="""
-import requests
-def test_fails(backend_url):
-    requests.get(f"{backend_url}/ready?marker=" + "MOOB"[::-1], timeout=5)
-    assert False, "on purpose"
-"""
-    )
-    result = project.runpytest_subprocess("--junitxml=report.xml", "-o", "junit_logging=system-out")
-    result.assert_outcomes(failed=1)
-    assert "BOOM" not in (project.path / "test_fail.py").read_text()
-    xml = (project.path / "report.xml").read_text()
-    assert "marker=BOOM" in xml
-    assert "----- backend log, last 40 lines (" in xml
-
-
 @pytest.mark.parametrize(
     ("service", "signal_name", "expected"),
     [
