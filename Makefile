@@ -76,8 +76,9 @@ test-fast: setup
 test: setup
 	@echo "==> fast tests: $(FAST)"
 	@$(FAST)
-	@echo "==> browser suite on $(WORKERS) workers, slow tests included: $(E2E)"
-	@INCLUDE_SLOW_TESTS=true $(E2E)
+	@echo "==> browser suite on $(WORKERS) workers, slow tests included, every test's service logs filed: $(E2E) --service-logs=on"
+	@INCLUDE_SLOW_TESTS=true $(E2E) --service-logs=on
+	@$(PY) -m tests.check_service_logs $(RESULTS) playwright.ini
 
 docs: $(VENV)/.installed
 	@$(PY) -m stackwright.support.envdoc playwright.ini README.md .env.test.example

@@ -116,6 +116,26 @@ def mark(logs: Mapping[str, Path]) -> dict[str, int]:
     return {name: size_of(path) for name, path in logs.items()}
 
 
+@dataclass(frozen=True)
+class LogMarks:
+    """Where each service log stood when a test's coverage began: its slices start there."""
+
+    offsets: Mapping[str, tuple[Path, int]]
+
+    @classmethod
+    def take(cls, logs: Mapping[str, Path]) -> LogMarks:
+        sizes = mark(logs)
+        return cls({name: (path, sizes[name]) for name, path in logs.items()})
+
+    def read(self, *, cap_bytes: int) -> list[LogSlice]:
+        """What each log gained since its mark (each log that exists)."""
+        return [
+            read_slice(name, path, start, cap_bytes=cap_bytes)
+            for name, (path, start) in self.offsets.items()
+            if path.exists()
+        ]
+
+
 def read_slice(service: str, path: Path, start: int, *, cap_bytes: int) -> LogSlice:
     """What ``path`` gained since ``start``; the last ``cap_bytes`` of it when larger."""
     end = size_of(path)

@@ -73,6 +73,9 @@ class HarnessRun:
     #: The early start of this worker's stack, and what it raised.
     _booting: threading.Thread | None = None
     _boot_failure: BaseException | None = None
+    #: Called with the stack each time this worker's stack comes up (from the thread
+    #: that started it): a test running then is covered from that moment.
+    on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
 
     # -- the controller: what the whole run shares ------------------------------------
 
@@ -211,7 +214,9 @@ class HarnessRun:
             raise
         self.summary = f"{self.worker}: {stack.report.summary()}"
         self._start_watchdog()
-        return self.stack
+        for listener in self.on_stack_up:
+            listener(stack)
+        return stack
 
     def live_stack(self) -> Stack:
         """The stack for the next test: restarted first when a service went down before.
