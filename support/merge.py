@@ -18,7 +18,7 @@ from pathlib import Path
 from junitparser import JUnitXml, TestSuite
 
 from .merged_report import render_report
-from .output import claim_output_dir
+from .output import write_whole
 from .shard_results import RESULTS_FILE, ResultsError, RunResults, read_results, write_results
 
 JUNIT_FILE = "junit.xml"
@@ -35,45 +35,77 @@ class MergeSummary:
 
 
 def merge_runs(folders: list[Path], output: Path) -> MergeSummary:
-    """Merge ``folders`` into ``output``; ResultsError names what is wrong and where."""
+    """Merge ``folders`` into ``output``, whole or not at all; ResultsError names what is
+    wrong and where. Every shard is untrusted input (see ``shard_results.read_results``)."""
     if not folders:
         raise ResultsError("no shard folders given: stackwright merge DIR... --output DIR")
     runs = [read_results(folder) for folder in folders]
     _check_whole(runs)
     _check_each_test_once(runs)
     output = output.absolute()
-    if any(output == run.folder.absolute() for run in runs):
-        raise ResultsError(f"--output {output} is one of the shard folders; choose a new folder")
-    claim = claim_output_dir(output)
-    try:
+    _check_apart(runs, output)
+    tests = [test for run in runs for test in run.tests]
+
+    def write(staging: Path) -> None:
         for run in runs:
             for test in run.tests:
                 for name in test.folders:
-                    shutil.copytree(run.folder / name, output / name)
-        _merge_junit(runs, output)
-        tests = [test for run in runs for test in run.tests]
+                    copy_tree(run.folder / name, staging / name)
+        _merge_junit(runs, staging, shown=output)
         exitstatus = max((run.exitstatus for run in runs), default=0)
         write_results(
-            output / RESULTS_FILE, tests, shard=None, exitstatus=exitstatus, junit=JUNIT_FILE
+            staging / RESULTS_FILE, tests, shard=None, exitstatus=exitstatus, junit=JUNIT_FILE
         )
-        (output / REPORT_FILE).write_text(render_report(runs, output), encoding="utf-8")
-    finally:
-        claim.release()
+        (staging / REPORT_FILE).write_text(
+            render_report(runs, staging, shown=output), encoding="utf-8"
+        )
+
+    write_whole(output, write, kind="merge")
     counts: dict[str, int] = {}
     for test in tests:
         counts[test.outcome] = counts.get(test.outcome, 0) + 1
     return MergeSummary(len(tests), len(runs), counts, output)
 
 
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a test folder: its folders and regular files only. A link (or a pipe, a
+    device) is refused, never followed: a shard is not trusted."""
+    target.mkdir()
+    with os.scandir(source) as entries:
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_symlink():
+                raise ResultsError(f"{path} is a link; a run writes none. Refusing to follow it")
+            if entry.is_dir(follow_symlinks=False):
+                copy_tree(path, target / entry.name)
+            elif entry.is_file(follow_symlinks=False):
+                shutil.copyfile(path, target / entry.name, follow_symlinks=False)
+            else:
+                raise ResultsError(f"{path} is not a file or a folder; refusing to copy it")
+
+
 def _junit_path(run: RunResults) -> Path:
     return run.folder / (run.junit or JUNIT_FILE)
 
 
+def _check_apart(runs: list[RunResults], output: Path) -> None:
+    for run in runs:
+        shard = run.folder.absolute()
+        if output == shard or output in shard.parents or shard in output.parents:
+            raise ResultsError(
+                f"--output {output} is, holds or lies inside the shard folder {shard}; "
+                "choose a folder apart from every shard"
+            )
+
+
 def _check_whole(runs: list[RunResults]) -> None:
     for run in runs:
-        if not _junit_path(run).is_file():
+        junit = _junit_path(run)
+        if junit.is_symlink():
+            raise ResultsError(f"{junit} is a link; a run writes a file there. Refusing it")
+        if not junit.is_file():
             raise ResultsError(
-                f"{run.folder} is partial: {_junit_path(run).name} is missing (the shard must "
+                f"{run.folder} is partial: {junit.name} is missing (the shard must "
                 "run with --junitxml inside its folder, as make e2e does)"
             )
         for test in run.tests:
@@ -98,7 +130,7 @@ def _check_each_test_once(runs: list[RunResults]) -> None:
             seen[test.nodeid] = run.folder
 
 
-def _merge_junit(runs: list[RunResults], output: Path) -> None:
+def _merge_junit(runs: list[RunResults], output: Path, *, shown: Path) -> None:
     merged = TestSuite("pytest")
     seen: dict[tuple[str, str], Path] = {}
     for run in runs:
@@ -120,7 +152,7 @@ def _merge_junit(runs: list[RunResults], output: Path) -> None:
                 seen[key] = run.folder
                 if case.system_out:
                     case.system_out = _ATTACHMENT.sub(
-                        lambda match: _moved(match.group(1), output), case.system_out
+                        lambda match: _moved(match.group(1), shown), case.system_out
                     )
                 merged.add_testcase(case)
     merged.update_statistics()

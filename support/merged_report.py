@@ -1,12 +1,15 @@
 """The merged ``report.html``: every test of every shard with its attachments, built from
 the per-test folders (pytest-html cannot merge reports). One static page, read offline:
-links are relative, screenshots inline, a failed test's timeline embedded."""
+links are relative, screenshots inline, a failed test's timeline shown as text.
+
+Everything here came from shard folders, which a pull request can shape: every
+value is escaped, and no HTML of a shard's is embedded (its ``timeline.html`` is
+linked; the ``timeline.txt`` beside it is shown, escaped)."""
 
 from __future__ import annotations
 
 import html
 import os
-import re
 import urllib.parse
 from collections import Counter
 from pathlib import Path
@@ -30,36 +33,42 @@ img.shot { max-width: 480px; border: 1px solid #d0d7de; }
 
 
 def _link(path: Path, base: Path) -> str:
-    return urllib.parse.quote(path.relative_to(base).as_posix())
+    return html.escape(urllib.parse.quote(path.relative_to(base).as_posix()), quote=True)
 
 
 def _timeline(folder: Path) -> str:
-    page = folder / "timeline.html"
-    if not page.is_file():
+    text = folder / "timeline.txt"
+    if not text.is_file() or text.is_symlink():
         return ""
-    body = re.search(r"<body>(.*)</body>", page.read_text("utf-8", "replace"), re.S)
-    return body.group(1) if body else ""
+    shown = text.read_text("utf-8", "replace")[-_TIMELINE_CHARS:]
+    return f"<p><b>Timeline</b></p><pre>{html.escape(shown)}</pre>"
 
 
-def _attachments(test: TestResult, output: Path) -> str:
+_TIMELINE_CHARS = 200_000
+
+
+def _attachments(test: TestResult, folder: Path, shown: Path) -> str:
     parts = []
     for name in test.folders:
-        folder = output / name
-        files = sorted(path for path in folder.iterdir() if path.is_file())
+        files = sorted(path for path in (folder / name).iterdir() if path.is_file())
         links = " ".join(
-            f'<a href="{_link(path, output)}">{html.escape(path.name)}</a>' for path in files
+            f'<a href="{_link(path, folder)}">{html.escape(path.name)}</a>' for path in files
         )
         parts.append(f"<p class='files'><b>{html.escape(name)}</b>: {links}</p>")
         for shot in (path for path in files if path.suffix == ".png"):
-            parts.append(f'<img class="shot" src="{_link(shot, output)}" alt="{shot.name}">')
+            alt = html.escape(shot.name, quote=True)
+            parts.append(f'<img class="shot" src="{_link(shot, folder)}" alt="{alt}">')
         for trace in (path for path in files if path.suffix == ".zip"):
-            command = f"playwright show-trace {os.path.relpath(trace)}"
+            command = f"playwright show-trace {os.path.relpath(shown / trace.relative_to(folder))}"
             parts.append(f"<p>Open the trace: <code>{html.escape(command)}</code></p>")
-        parts.append(_timeline(folder))
+        parts.append(_timeline(folder / name))
     return "".join(parts)
 
 
-def render_report(runs: list[RunResults], output: Path) -> str:
+def render_report(runs: list[RunResults], folder: Path, *, shown: Path | None = None) -> str:
+    """The page for ``runs``, whose test folders are in ``folder``; ``shown`` is where
+    that folder will be (a merge writes beside it, then swaps it in)."""
+    shown = shown or folder
     rows = []
     tests = [(run, test) for run in runs for test in run.tests]
     tests.sort(key=lambda pair: (ORDER.get(pair[1].outcome, 2), pair[1].nodeid))
@@ -73,12 +82,12 @@ def render_report(runs: list[RunResults], output: Path) -> str:
             message = f"<pre>{html.escape(test.message)}</pre>" if test.message else ""
             details = (
                 f"<details{opened}><summary>details</summary>{message}"
-                f"{_attachments(test, output)}</details>"
+                f"{_attachments(test, folder, shown)}</details>"
             )
         rows.append(
             f'<tr><td class="outcome" style="color:{colour}">{html.escape(label)}</td>'
             f"<td>{html.escape(test.nodeid)}{details}</td>"
-            f"<td>{test.duration:.2f}s</td><td>{test.attempts}</td>"
+            f"<td>{test.duration:.2f}s</td><td>{html.escape(str(test.attempts))}</td>"
             f"<td>{html.escape(run.folder.name)}</td></tr>"
         )
     counts = Counter(test.outcome for _, test in tests)
