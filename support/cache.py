@@ -120,6 +120,19 @@ def copy_output(source: Path, destination: Path) -> None:
         remove_path(partial)
 
 
+def _tagged_by_us(folder: Path) -> bool:
+    """Whether ``folder``'s CACHEDIR.TAG is the one this harness writes: any tool writes
+    the standard signature line, only this one the line after it."""
+    tag = folder / TAG
+    if tag.is_symlink():
+        return False
+    try:
+        with tag.open("r", encoding="utf-8", errors="replace") as handle:
+            return handle.read(len(TAG_TEXT) + 1) == TAG_TEXT
+    except OSError:
+        return False
+
+
 class StepCache:
     """The cache folder of one run; ``mode`` is on, off or clear (empty it, then on)."""
 
@@ -144,11 +157,12 @@ class StepCache:
                 self._opened = True
 
     def _open(self) -> None:
-        if self.folder.exists() and not (self.folder / TAG).exists() and any(self.folder.iterdir()):
+        if self.folder.exists() and not _tagged_by_us(self.folder) and any(self.folder.iterdir()):
             raise ConfigError(
-                f"the cache folder {self.folder} holds files but no {TAG}, so it is not a "
-                "cache this harness made; refusing to use (or empty) it. Point "
-                "PLAYWRIGHT_CACHE_DIR (cache_dir in playwright.ini) at a new or empty folder"
+                f"the cache folder {self.folder} holds files but no {TAG} of this harness "
+                "(another tool's cache has a tag of its own), so it is not a cache this "
+                "harness made; refusing to use (or empty) it. Point PLAYWRIGHT_CACHE_DIR "
+                "(cache_dir in playwright.ini) at a new or empty folder"
             )
         if self.mode == "clear" and self.folder.exists():
             with self._lock("clear"):

@@ -524,8 +524,9 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     resolved = [_service(sources, name, values) for name in names]
     services = tuple(spec for spec, _source in resolved)
     every = (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(names))
+    env = sources.env
     for spec, source in resolved:
-        check_spec(spec, source, placeholders_for(spec, services), every)
+        check_spec(spec, source, placeholders_for(spec, services), every, env)
     config = HarnessConfig(
         root=str(sources.root),
         output_dir=str(Path(sources.root, sources.output_dir)),
@@ -533,16 +534,15 @@ def resolve_config(sources: Sources) -> HarnessConfig:
         **values,
     )
     if config.template is not None:
-        check_spec(
-            config.template, "template_db_cmd", placeholders_for(config.template, services), every
-        )
+        template = config.template
+        check_spec(template, "template_db_cmd", placeholders_for(template, services), every, env)
     for step in config.build_steps:
-        check_spec(step.spec, step.command_key, (*RUN_PLACEHOLDERS, BUILD), every)
+        check_spec(step.spec, step.command_key, (*RUN_PLACEHOLDERS, BUILD), every, env)
     for field_name, setting in (("db_reset", "db_reset"), ("page_url", "page_url")):
         text = values[field_name]
         if text:
             spec = ServiceSpec(setting, text)
-            check_spec(spec, setting, placeholders_for(spec, services), every)
+            check_spec(spec, setting, placeholders_for(spec, services), every, env)
     return config
 
 

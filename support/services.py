@@ -112,7 +112,7 @@ class ServiceSpec:
         and ``${VAR}`` taken from ``inherited``, the environment the service inherits."""
         values = {"python": self.interpreter, **values}
         return [
-            fill_text(self.name, "command", expand(token, inherited or {}), values)
+            fill_text(self.name, "command", self._expand("command", token, inherited), values)
             for token in split_command(self)
         ]
 
@@ -122,9 +122,18 @@ class ServiceSpec:
         """The extra environment, filled in like the command (``PATH=${PATH}:/opt/bin``)."""
         values = {"python": self.interpreter, **values}
         return {
-            key: fill_text(self.name, f"env {key}", expand(value, inherited or {}), values)
+            key: fill_text(
+                self.name, f"env {key}", self._expand(f"env {key}", value, inherited), values
+            )
             for key, value in self.env
         }
+
+    def _expand(self, what: str, template: str, inherited: Mapping[str, str] | None) -> str:
+        """``${VAR}`` from ``inherited``; without it (a check of placeholders only), ''."""
+        try:
+            return expand(template, inherited or {}, strict=inherited is not None)
+        except UnsetVariable as exc:
+            raise ConfigError(f"{self.name} {what} {exc}") from None
 
 
 def url_placeholders(names: Iterable[str]) -> tuple[str, ...]:
@@ -145,17 +154,37 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
     return (*RUN_PLACEHOLDERS, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
 
 
-_INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand(template: str, inherited: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` by the inherited variable ('' when unset, as a shell does)."""
+class UnsetVariable(ConfigError):
+    """A ``${VAR}`` whose variable is not set, with no ``:-default``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"names ${{{name}}}, which is not set in the environment or .env.test; set "
+            f"{name}, or write ${{{name}:-}} (or ${{{name}:-default}}) to allow it unset"
+        )
+        self.name = name
+
+
+def expand(template: str, inherited: Mapping[str, str], *, strict: bool = True) -> str:
+    """Replace ``${VAR}`` by the inherited variable and ``${VAR:-text}`` by it or
+    ``text``; an unset ``${VAR}`` raises UnsetVariable (with ``strict``) or is ''."""
     if "${" not in template:
         return template
-    return _INHERITED.sub(
-        lambda match: inherited.get(match.group(1), "").replace("{", "{{").replace("}", "}}"),
-        template,
-    )
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in inherited:
+            found = inherited[name]
+        elif default is not None or not strict:
+            found = default or ""
+        else:
+            raise UnsetVariable(name)
+        return found.replace("{", "{{").replace("}", "}}")
+
+    return _INHERITED.sub(value, template)
 
 
 def split_command(spec: ServiceSpec) -> list[str]:
@@ -166,24 +195,32 @@ def split_command(spec: ServiceSpec) -> list[str]:
         raise ConfigError(
             f"the {spec.name} command {spec.command!r} cannot be split: {exc}"
         ) from None
-    if not words:
-        raise ConfigError(f"the {spec.name} command is empty; give it a program to run")
+    if not words or not words[0].strip():
+        raise ConfigError(
+            f"the {spec.name} command is empty ({spec.command!r} names no program); "
+            "give it a program to run"
+        )
     return words
 
 
 def check_spec(
-    spec: ServiceSpec, source: str, available: Iterable[str], every: Iterable[str] = ()
+    spec: ServiceSpec,
+    source: str,
+    available: Iterable[str],
+    every: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> ServiceSpec:
     """Render ``spec`` once with stand-in values, so a bad command stops the run at once
     (naming ``source``, the setting it came from) instead of failing every test.
 
     ``available`` is what ``spec`` may name; ``every`` what any command may name, so a
-    run-scoped service naming a worker's URL is told why it cannot.
+    run-scoped service naming a worker's URL is told why it cannot. With ``env``, every
+    ``${VAR}`` it names must be set there (or have a ``:-default``).
     """
     stand_in = {name: f"<{name}>" for name in available}
     try:
-        spec.render(stand_in)
-        spec.render_env(stand_in)
+        spec.render(stand_in, env)
+        spec.render_env(stand_in, env)
     except UnknownPlaceholder as exc:
         if exc.name in set(every) - set(stand_in):
             raise ConfigError(
@@ -289,7 +326,10 @@ def parse_interpreter(name: str, raw: str | None, root: Path, env: Mapping[str, 
     """``<name>_python``: a path (relative to the rootdir) or a program on PATH."""
     if not (raw or "").strip():
         return None
-    value = expand(str(raw).strip(), env)
+    try:
+        value = expand(str(raw).strip(), env)
+    except UnsetVariable as exc:
+        raise ConfigError(f"{name}_python = {raw!r} {exc}") from None
     if "/" not in value:
         found = shutil.which(value, path=env.get("PATH"))
         if found is None:

@@ -273,16 +273,43 @@ def test_inherited_variables_expand_in_env_and_command() -> None:
     spec = ServiceSpec(
         "backend",
         "${HOME}/bin/serve --port {port}",
-        env=(("PATH", "${PATH}:/opt/tools"), ("EMPTY", "${UNSET_XYZ}"), ("ODD", "${BRACES}")),
+        env=(
+            ("PATH", "${PATH}:/opt/tools"),
+            ("EMPTY", "${UNSET_XYZ:-}"),
+            ("DEFAULT", "${UNSET_XYZ:-/srv}"),
+            ("ODD", "${BRACES}"),
+        ),
     )
     inherited = {"PATH": "/usr/bin:/bin", "HOME": "/home/qa", "BRACES": "{not a placeholder}"}
     assert spec.render_env({}, inherited) == {
         "PATH": "/usr/bin:/bin:/opt/tools",
         "EMPTY": "",
+        "DEFAULT": "/srv",
         "ODD": "{not a placeholder}",
     }
     assert spec.render({"port": "5001"}, inherited) == ["/home/qa/bin/serve", "--port", "5001"]
     check_spec(spec, "backend_env", ["port"])  # ${...} is not mistaken for a placeholder
+
+
+def test_an_unset_variable_names_itself_and_the_setting() -> None:
+    """It was '' silently: "'' is not executable. Try: chmod +x ," named neither."""
+    ini = {"backend_cmd": "${BACKEND_BIN} serve --port {port}"}
+    with pytest.raises(ConfigError) as caught:
+        resolve(**ini)
+    message = str(caught.value)
+    assert "backend command names ${BACKEND_BIN}, which is not set" in message
+    assert "(set by backend_cmd in playwright.ini)" in message
+    resolve(env={"BACKEND_BIN": "/opt/backend"}, **ini)
+    unset_env = {"backend_env": "HOME_DIR=${NO_SUCH_HOME}"}
+    with pytest.raises(ConfigError, match=r"backend env HOME_DIR names \$\{NO_SUCH_HOME\}"):
+        resolve(**unset_env)
+
+
+@pytest.mark.parametrize("command", ['"  "', "'\t'", "''"], ids=["spaces", "tab", "empty"])
+def test_a_quoted_blank_command_is_refused_at_start(command: str) -> None:
+    ini = {"backend_cmd": command}
+    with pytest.raises(ConfigError, match=r"the backend command .* names no program"):
+        resolve(**ini)
 
 
 #: Two distinct valid raw values per setting, and what each resolves to.

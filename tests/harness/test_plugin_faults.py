@@ -102,6 +102,15 @@ def test_an_env_file_that_is_not_utf8_is_named(project: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(["ERROR: */.env.test is not valid UTF-8 (byte 0xe9 at offset *"])
 
 
+def test_a_nul_byte_in_the_env_file_is_named_with_its_line(project: pytest.Pytester) -> None:
+    project.makepyfile(test_x="def test_a(): pass\n")
+    (project.path / ".env.test").write_bytes(b"A=1\nSECRET=ab\0cd\n")
+    result = project.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: */.env.test holds a NUL byte on line 2, *remove it*"])
+    assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
+
+
 def test_a_blank_command_is_one_usage_error(project: pytest.Pytester) -> None:
     project.makepyfile(test_x="def test_a(stack): pass\ndef test_b(stack): pass\n")
     _setenv(project, "BACKEND_CMD", "   ")

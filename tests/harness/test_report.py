@@ -196,3 +196,25 @@ def test_service_logs_on_attaches_a_passing_tests_slices(browser_project: pytest
     names = _passing_entry_names(browser_project, "on")
     assert {"backend.log", "gateway.log", "frontend.log", "console.log"} <= names
     assert "timeline.html" not in names  # a passing test has no timeline
+
+
+HOSTILE_ID = """
+import pytest
+
+@pytest.mark.parametrize("text", ["x"], ids=["<img src=x onerror=alert(5)>"])
+def test_named(page, text):
+    page.goto("/ready")
+    assert False, "on purpose"
+"""
+
+
+def test_a_test_id_with_html_is_escaped_in_the_report(browser_project: pytest.Pytester) -> None:
+    browser_project.makepyfile(test_hostile=HOSTILE_ID)
+    result = browser_project.runpytest_subprocess("--html", REPORT)
+    result.assert_outcomes(failed=1)
+    (entry,) = _only(_report_tests(browser_project), "test_named")
+    row = "".join(entry["resultsTableRow"])
+    assert "<img" not in row
+    assert "&lt;img src=x onerror=alert(5)&gt;" in row
+    links = "".join(extra.get("name") or "" for extra in entry["extras"])
+    assert "<" not in links

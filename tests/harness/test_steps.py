@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.cache import TAG, StepCache, bytes_of
+from stackwright.support.cache import TAG, TAG_TEXT, StepCache, bytes_of
 from stackwright.support.config import HarnessConfig
 from stackwright.support.errors import ConfigError, StepFailed
 from stackwright.support.services import ServiceSpec
@@ -141,7 +141,7 @@ def test_a_half_written_entry_of_a_stopped_run_is_dropped_unused(tmp_path: Path)
     dead = tmp_path / "cache" / "tmp" / "999999999-abcd"  # no such pid
     (dead / "output").mkdir(parents=True)
     (dead / "output" / "index.html").write_text("he")
-    (tmp_path / "cache" / TAG).write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+    (tmp_path / "cache" / TAG).write_text(TAG_TEXT)
     assert "cache miss: no cached entry yet" in _run(config)
     assert not dead.exists()
     assert _served(config) == "hello"
@@ -220,6 +220,23 @@ def test_a_folder_that_is_not_our_cache_is_refused_and_kept(tmp_path: Path) -> N
         with pytest.raises(ConfigError, match=rf"no {TAG}.*PLAYWRIGHT_CACHE_DIR"):
             _run(config, mode)
     assert (tmp_path / "cache" / "notes.txt").read_text() == "mine"
+
+
+def test_another_tools_tagged_cache_is_refused_and_kept(tmp_path: Path) -> None:
+    """cargo's target/ carries the standard CACHEDIR.TAG: it is still not ours."""
+    config = _config(tmp_path)
+    target = tmp_path / "cache"
+    for name in ("tmp", "debug"):
+        (target / name).mkdir(parents=True)
+        (target / name / "keep.rlib").write_text("built by cargo")
+    (target / TAG).write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+        "# This file is a cache directory tag created by cargo.\n"
+    )
+    for mode in ("on", "clear"):
+        with pytest.raises(ConfigError, match=rf"no {TAG} of this harness"):
+            _run(config, mode)
+    assert (target / "tmp" / "keep.rlib").is_file() and (target / "debug" / "keep.rlib").is_file()
 
 
 def test_the_size_bound_drops_the_least_recently_used_entry(tmp_path: Path) -> None:
