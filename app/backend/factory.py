@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, g, request
 
 from .api import ai_parts, health, inventory, sse_callback, testing
 from .errors import register_error_handlers
-from .state import Config, install
+from .state import Config, get_state, install
 
 log = logging.getLogger("backend.request")
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,12 +33,41 @@ def create_app(config: Config) -> Flask:
     return app
 
 
-_SECRET_PARAM = re.compile(r"([?&](?:secret|token|password|api_key)=)[^&#]*", re.IGNORECASE)
+#: Query keys whose values never reach a log, compared after percent-decoding.
+_SECRET_KEYS = frozenset({"secret", "token", "password", "api_key"})
+_REDACTED = "[redacted]"
 
 
-def redact_query(path: str) -> str:
-    """``/cb?secret=abc&x=1`` -> ``/cb?secret=[redacted]&x=1``: secrets never reach a log."""
-    return _SECRET_PARAM.sub(r"\1[redacted]", path)
+def redact_query(path: str, secret: str | None = None) -> str:
+    """``/cb?secret=abc&x=1`` -> ``/cb?secret=[redacted]&x=1``: secrets never reach a log.
+
+    Keys are compared decoded (``?sec%72et=`` is the ``secret`` Flask reads, and a key
+    encoded twice is decoded twice), and any value that decodes to ``secret`` (the
+    configured one) is redacted whatever its key.
+    """
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    pairs = []
+    for pair in query.split("&"):
+        key, equals, value = pair.partition("=")
+        if equals and (_decoded(key).lower() in _SECRET_KEYS or _is_secret(value, secret)):
+            pair = f"{key}={_REDACTED}"
+        pairs.append(pair)
+    return f"{base}?{'&'.join(pairs)}"
+
+
+def _decoded(text: str, *, rounds: int = 4) -> str:
+    for _ in range(rounds):
+        decoded = unquote_plus(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text.strip()
+
+
+def _is_secret(value: str, secret: str | None) -> bool:
+    return bool(secret) and secret in (value, _decoded(value))
 
 
 def _start_timer() -> None:
@@ -50,7 +79,7 @@ def _log_request(response: Response) -> Response:
     elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
     request_id = g.get("request_id", "-")
     response.headers["X-Request-Id"] = request_id
-    path = redact_query(request.full_path.rstrip("?"))
+    path = redact_query(request.full_path.rstrip("?"), get_state().config.callback_secret)
     log.info(
         "%s %s %s %.1fms request_id=%s",
         request.method,

@@ -5,14 +5,29 @@ from __future__ import annotations
 import re
 import sys
 import time
+from urllib.parse import unquote_plus
 
 _NAMES = {10: "debug", 20: "info", 30: "warn", 40: "error"}
-#: A callback URL may carry the backend's secret (``?secret=...``): never log its value.
-_SECRET = re.compile(r"([?&]secret=)[^&#\s]*", re.IGNORECASE)
+#: A callback URL may carry the backend's secret (``?secret=...``, the key perhaps
+#: percent-encoded: ``?sec%72et=``): never log its value.
+_QUERY_PAIR = re.compile(r"([?&])([^=&#\s]+)=([^&#\s]*)")
 
 
 def redact(text: str) -> str:
-    return _SECRET.sub(r"\1[redacted]", text) if "secret=" in text.lower() else text
+    if "=" not in text:
+        return text
+    return _QUERY_PAIR.sub(
+        lambda m: f"{m[1]}{m[2]}=[redacted]" if _decoded(m[2]) == "secret" else m[0], text
+    )
+
+
+def _decoded(key: str) -> str:
+    for _ in range(4):
+        decoded = unquote_plus(key)
+        if decoded == key:
+            break
+        key = decoded
+    return key.strip().lower()
 
 
 class Logger:
