@@ -6,14 +6,17 @@ so the real suite stays green and proves what a red test would show.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,9 +290,11 @@ def test_the_suite_passes_with_browsers_from_a_browser_server(tmp_path: Path) ->
         endpoint, reader = _listening(server, lines)
         _run_sse_specs(tmp_path / "results", PW_TEST_CONNECT_WS_ENDPOINT=endpoint)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        _stop_group(server)
     reader.join(timeout=10)  # the server's end closed its output
+    assert server.stdout is not None
+    server.stdout.close()
+    assert not _group_members(server.pid), "the browser server left processes behind"
     log = "".join(lines)
     # The controller's check, then one browser per worker, each with its network exposed.
     assert log.count('engaged launch mode for "chromium"') >= 3, log
@@ -313,9 +318,41 @@ def _browser_server(folder: Path) -> subprocess.Popen[bytes]:
         link.symlink_to(target)
     env = {**os.environ, "PLAYWRIGHT_BROWSERS_PATH": str(browsers), "DEBUG": "pw:server"}
     command = [sys.executable, "-m", "playwright", "run-server", "--port", "0"]
+    # Its own session: the Python wrapper starts the Node driver as a child, which must
+    # be stopped with it.
     return subprocess.Popen(
-        [*command, "--host", "127.0.0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [*command, "--host", "127.0.0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
+
+
+def _stop_group(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's whole process group, SIGKILL to what is left after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _group_members(server.pid) and time.monotonic() < deadline:
+        server.poll()
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait(timeout=10)
+
+
+def _group_members(group: int) -> list[int]:
+    """Live (not zombie) processes of process group ``group``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
 
 
 def _listening(server: subprocess.Popen[bytes], seen: list[str]) -> tuple[str, threading.Thread]:
