@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import threading
@@ -265,10 +266,11 @@ class HarnessRun:
             stopped.remove_files()
 
     def _remove_services_dir(self) -> None:
-        """Controller, at the very end: drop the template too when no worker folder was kept."""
+        """Controller, at the very end: drop the template, the builds and the run-scoped
+        services' files too when no worker kept its folder (a worker keeps it when one of
+        its tests failed)."""
         folder = self.config.services_dir
-        kept = folder.is_dir() and any(path.is_dir() for path in folder.iterdir())
-        if not (self.config.keep_service_files or kept):
+        if not (self.config.keep_service_files or kept_worker_folders(folder)):
             shutil.rmtree(folder, ignore_errors=True)
 
     def _start_watchdog(self) -> None:
@@ -319,6 +321,17 @@ class HarnessRun:
         if self.output_claim is not None:
             self.output_claim.release()
             self.output_claim = None
+
+
+def kept_worker_folders(services_dir: Path) -> list[Path]:
+    """The worker folders (``gwN``, or ``main`` without xdist) left in ``services_dir``;
+    the run's own folders (its services', builds, preload sockets) are not among them."""
+    if not services_dir.is_dir():
+        return []
+    return [path for path in services_dir.iterdir() if path.is_dir() and _WORKER.match(path.name)]
+
+
+_WORKER = re.compile(r"^(gw\d+|main)$")
 
 
 def run_together(

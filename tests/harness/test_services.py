@@ -77,6 +77,25 @@ def test_a_run_scoped_service_serves_every_worker_and_the_template(
     assert not (services / "gw0" / "s3.log").exists()
 
 
+@pytest.mark.parametrize("outcome", ["passes", "fails"])
+def test_a_green_run_leaves_no_service_files_and_says_none_are_kept(
+    pytester: pytest.Pytester, outcome: str
+) -> None:
+    """A run-scoped service's folder is the run's own: it is not a kept worker folder."""
+    pytester.makefile(".ini", pytest=SIDE_INI)
+    pytester.makepyfile(test_x=f"def test_a(stack, s3_url):\n    assert {outcome == 'passes'}\n")
+    result = pytester.runpytest_subprocess("-n", "2")
+    services = pytester.path / "test-results" / ".services"
+    if outcome == "passes":
+        result.assert_outcomes(passed=1)
+        assert "service files kept" not in result.stdout.str()
+        assert not services.exists()
+    else:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"service files kept in {services}"])
+        assert (services / "run" / "s3.log").is_file()
+
+
 def test_a_run_scoped_service_cannot_name_a_worker_services_url(
     pytester: pytest.Pytester,
 ) -> None:
