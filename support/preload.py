@@ -26,6 +26,8 @@ import os
 import select
 import shutil
 import socket
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import pdeath
 from .errors import ConfigError
+from .health import process_state
 from .preload_server import HEADER, interpreter_vars
 from .services import placeholders_for
 
@@ -78,6 +81,14 @@ def preloadable(argv: Sequence[str]) -> tuple[str, list[str]] | None:
 # -- the client side: a worker asking for a service ------------------------------------
 
 
+#: How long the server has to report a forked child's exit status once the child ended.
+STATUS_GRACE = 1.0
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    return bool(select.select([sock], [], [], timeout)[0])
+
+
 class PreloadedChild:
     """A forked service, seen from the worker: the parts of ``subprocess.Popen`` we use."""
 
@@ -110,19 +121,20 @@ class PreloadedChild:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            # The connection carries the exit status; if the server went away
-            # first, the pidfd still tells when the process ends (status unknown: 1).
-            fd = self._sock.fileno() if self._sock.fileno() >= 0 else self._pidfd
-            if fd is None:
+            # The connection carries the exit status. The pidfd tells when the process
+            # ends even if the server cannot say so: it went away, or it is stopped and
+            # will not (status unknown: 1).
+            fds = [fd for fd in (self._sock.fileno(), self._pidfd) if fd is not None and fd >= 0]
+            if not fds:
                 self._set_returncode(1)
                 break
-            readable, _, _ = select.select([fd], [], [], remaining)
+            readable, _, _ = select.select(fds, [], [], remaining)
             if not readable:
                 return False
-            if fd == self._pidfd:
-                self._set_returncode(1)
-            else:
+            if self._sock.fileno() in readable:
                 self._read_status()
+            elif self._sock.fileno() < 0 or not _readable(self._sock, STATUS_GRACE):
+                self._set_returncode(1)  # it ended, and the server did not say how
         return True
 
     def _read_status(self) -> None:
@@ -174,23 +186,85 @@ def spawn(
     request = json.dumps(
         {"interpreter": argv[0], "module": module, "args": args, "cwd": cwd, "env": dict(env)}
     ).encode()
+    check_private_folder(address)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(address)
+        server = _trusted_server(sock, address)
         payload = HEADER.pack(len(request)) + request
         sent = socket.send_fds(sock, [payload], [output_fd])
         if sent < len(payload):
             sock.sendall(payload[sent:])
         reply, rest = _read_message(sock)
+    except PreloadUnavailable:
+        sock.close()
+        raise
     except (OSError, ValueError) as exc:
         sock.close()
         raise PreloadUnavailable(f"preload server at {address}: {exc}") from None
     if "pid" not in reply:
         sock.close()
         raise PreloadUnavailable(str(reply.get("refused", reply)))
+    pid = reply["pid"]
+    problem = _not_a_child_of(pid, server)
+    if problem:
+        sock.close()
+        raise PreloadUnavailable(f"the preload server at {address} answered pid {pid}: {problem}")
     sock.settimeout(None)
-    return PreloadedChild(sock, int(reply["pid"]), argv, rest)
+    return PreloadedChild(sock, pid, argv, rest)
+
+
+def check_private_folder(address: str) -> None:
+    """The socket's folder must be a real folder of this user that no one else may enter:
+    another user who could rename or replace the socket would be sent each service's
+    environment (its secrets) and a log file descriptor, and be trusted with a pid."""
+    folder = os.path.dirname(address) or "."
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise PreloadUnavailable(f"preload server folder {folder}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise PreloadUnavailable(
+            f"the preload server's folder {folder} is not a private folder of this user "
+            f"(owner uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):o}; it must be this "
+            f"user's, uid {os.geteuid()}, mode 700); refusing to send it anything"
+        )
+
+
+def _trusted_server(sock: socket.socket, address: str) -> int:
+    """The server's pid, once it proves to run as this user and not to be stopped."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    pid, uid, _gid = _PEERCRED.unpack(raw)
+    if uid != os.geteuid():
+        raise PreloadUnavailable(
+            f"the preload server at {address} runs as uid {uid}, not as this user "
+            f"(uid {os.geteuid()}); refusing to send it anything"
+        )
+    state = process_state(pid)
+    if state is not None:
+        raise PreloadUnavailable(f"the preload server at {address} (pid {pid}) is {state}")
+    return pid
+
+
+def _not_a_child_of(pid: object, server: int) -> str | None:
+    """Why ``pid`` is not a process the server forked for this user (None: it is, or it
+    has already gone, which harms no one)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 1:
+        return "not a process id"
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    parent = int(fields.get("PPid", "0").strip() or 0)
+    uid = int(fields.get("Uid", "-1").split()[0])
+    if parent != server or uid != os.geteuid():
+        return f"its parent is {parent} and its uid {uid}, not the server's child of this user"
+    return None
+
+
+_PEERCRED = struct.Struct("3i")
 
 
 def _read_message(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
@@ -231,6 +305,7 @@ class PreloadServer:
         """Start the server and wait until it listens (its imports go on in the background:
         requests wait for them in the socket's backlog)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(Path(address).parent)  # its clients refuse any other
         with contextlib.suppress(FileNotFoundError):
             os.unlink(address)
         with log_path.open("ab") as log:
@@ -288,9 +363,6 @@ class PreloadServer:
         if len(address.encode()) > _MAX_SOCKET_PATH:
             folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)  # mode 0700
             address = os.path.join(folder, f"{spec.name}.sock")
-        else:
-            private.mkdir(parents=True, exist_ok=True)
-            private.chmod(0o700)  # whatever the umask: only this user reaches the socket
         try:
             return cls.start(
                 address,
@@ -325,6 +397,16 @@ class PreloadServer:
         folder = os.path.dirname(self.address)
         if os.path.basename(folder).startswith(_TEMP_PREFIX):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder`` (and its parents) made, then 0700 whatever the umask: only this user
+    may enter it. A folder that is a link, or another user's, is refused."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not folder.is_symlink() and folder.stat().st_uid == os.geteuid():
+        folder.chmod(0o700)
+    check_private_folder(str(folder / "x"))
+    return folder
 
 
 def start_servers(

@@ -90,6 +90,9 @@ class HarnessRun:
         """
         config = self.config
         self.output_claim = claim_output_dir(Path(config.output_dir), keep=keep)
+        # Databases, logs and preload sockets: this user's alone, whatever the umask.
+        config.services_dir.mkdir(mode=0o700, exist_ok=True)
+        config.services_dir.chmod(0o700)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
         config = config.with_run(
             port_base=choose_run_base(port_blocks + 1, block),

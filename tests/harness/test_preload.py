@@ -28,6 +28,7 @@ from stackwright.support.preload import (
     start_servers,
 )
 from stackwright.support.process import ServiceProcess
+from stackwright.support.run import HarnessRun
 from stackwright.support.services import ServiceSpec
 
 from .conftest import ROOT, alive, start_preload
@@ -115,28 +116,133 @@ def test_bad_requests_are_refused_and_the_server_keeps_serving(
     assert "preload: bad request" in log and "preload: cannot start 'x'" in log
 
 
-def test_a_status_that_arrives_with_the_pid_is_not_lost(tmp_path: Path) -> None:
-    """A child that exits at once: its pid and exit status come in one read."""
-    address = str(tmp_path / "s.sock")
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(address)
-        listener.listen(1)
+def _answering(address: str, reply: bytes) -> threading.Thread:
+    """A stand-in server in this process: it takes one request and sends ``reply``."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(address)
+    listener.listen(1)
 
-        def answer() -> None:
+    def answer() -> None:
+        with listener:
             conn, _ = listener.accept()
             with conn:
                 _, fds, _, _ = socket.recv_fds(conn, 65536, 1)
                 for fd in fds:
                     os.close(fd)
-                conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b'\n{"exit": 5}\n')
+                conn.sendall(reply)
 
-        server = threading.Thread(target=answer)
-        server.start()
+    server = threading.Thread(target=answer)
+    server.start()
+    return server
+
+
+def test_a_status_that_arrives_with_the_pid_is_not_lost(tmp_path: Path) -> None:
+    """A child that exits at once: its pid and exit status come in one read."""
+    with subprocess.Popen(["sleep", "30"]) as forked:  # a child of the server (this process)
+        reply = json.dumps({"pid": forked.pid}).encode() + b'\n{"exit": 5}\n'
+        server = _answering(str(tmp_path / "s.sock"), reply)
         child = spawn(
-            address, [sys.executable, "-m", PROBE], cwd=str(tmp_path), env={}, output_fd=1
+            str(tmp_path / "s.sock"),
+            [sys.executable, "-m", PROBE],
+            cwd=str(tmp_path),
+            env={},
+            output_fd=1,
         )
         server.join()
+        forked.kill()
     assert child.poll() == 5
+
+
+def test_a_pid_that_is_not_the_servers_child_is_refused(tmp_path: Path) -> None:
+    """The worker later stops that pid's process group: it must be the server's fork."""
+    for pid in (os.getppid(), 1, "12"):
+        address = str(tmp_path / f"{pid}.sock")
+        server = _answering(address, json.dumps({"pid": pid}).encode() + b"\n")
+        with pytest.raises(PreloadUnavailable, match=rf"answered pid '?{pid}'?"):
+            spawn(address, [sys.executable, "-m", PROBE], cwd="/", env={}, output_fd=1)
+        server.join()
+
+
+@pytest.mark.parametrize("change", ["mode 777", "another owner", "a link"])
+def test_a_socket_in_a_folder_that_is_not_private_is_sent_nothing(
+    server: PreloadServer, tmp_path: Path, change: str
+) -> None:
+    """Another user who could rename the socket or its folder could put a server of
+    its own there: nothing (environment, secrets, descriptors) is sent unless the
+    folder is this user's and mode 700."""
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o700)
+    os.link(server.address, folder / "s.sock")  # the real server, behind the folder
+    address = str(folder / "s.sock")
+    if change == "mode 777":
+        folder.chmod(0o777)
+    elif change == "another owner":
+        os.chown(folder, NOBODY, NOBODY)
+    else:
+        (tmp_path / "link").symlink_to(folder)
+        address = str(tmp_path / "link" / "s.sock")
+    before = server.log_path.read_text()
+    with pytest.raises(PreloadUnavailable, match=r"is not a private folder of this user"):
+        spawn(address, [sys.executable, "-m", PROBE], cwd="/", env={"S": "x"}, output_fd=1)
+    assert server.log_path.read_text() == before  # it was never asked
+
+
+def test_a_server_running_as_another_user_is_sent_nothing(tmp_path: Path) -> None:
+    """A socket in a private folder of ours whose server is another user's (renamed in):
+    the client reads the server's uid (SO_PEERCRED) before it sends anything."""
+    assert os.geteuid() == 0, "this test needs root, to run a server as another user"
+    theirs = Path(tempfile.mkdtemp(prefix="preload-theirs-", dir="/tmp"))
+    try:
+        os.chown(theirs, NOBODY, NOBODY)
+        listener = f"""
+import socket, sys
+sock = socket.socket(socket.AF_UNIX)
+sock.bind({str(theirs / "s.sock")!r})
+sock.listen(1)
+print("listening", flush=True)
+conn, _ = sock.accept()
+conn.settimeout(5)
+try:
+    print("received", len(conn.recv(65536)), flush=True)
+except OSError as exc:
+    print("received nothing:", exc, flush=True)
+"""
+        with subprocess.Popen(
+            [SYSTEM_PYTHON, "-c", listener], user=NOBODY, cwd="/", stdout=subprocess.PIPE, text=True
+        ) as other:
+            assert other.stdout is not None and other.stdout.readline() == "listening\n"
+            ours = tmp_path / "ours"
+            ours.mkdir(mode=0o700)
+            os.rename(theirs / "s.sock", ours / "s.sock")
+            with pytest.raises(PreloadUnavailable, match=rf"runs as uid {NOBODY}, not as this"):
+                spawn(str(ours / "s.sock"), [sys.executable, "-m", PROBE], cwd="/",
+                      env={"SECRET": "x"}, output_fd=1)  # fmt: skip
+            said = other.communicate(timeout=10)[0]
+        assert said in ("received 0\n", "") or said.startswith("received nothing"), said
+    finally:
+        shutil.rmtree(theirs, ignore_errors=True)
+
+
+def test_a_stopped_preload_server_is_named_and_a_restart_starts_with_exec(
+    tmp_path: Path,
+) -> None:
+    """A stopped server reports no exit status and answers no request: stopping its
+    forked service still returns, and the next start says why it used exec."""
+    own = start_preload(tmp_path / "own", [PROBE])
+    try:
+        process = _service(tmp_path, own.address, "sleep").start()
+        assert process.preloaded
+        os.kill(own.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        assert process.stop(grace=1) is not None
+        assert time.monotonic() - started < 10
+        again = _service(tmp_path, own.address, "report", "0").start()
+        assert not again.preloaded and again.popen is not None and again.popen.wait(10) == 0
+        again.wait_drained()
+        assert f"(pid {own.process.pid}) is stopped" in again.log_path.read_text()
+    finally:
+        os.kill(own.process.pid, signal.SIGCONT)
+        own.stop()
 
 
 def test_only_python_dash_m_commands_are_preloadable() -> None:
@@ -288,16 +394,19 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 def test_the_socket_is_private_to_its_user_whatever_the_umask(tmp_path: Path) -> None:
     spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(MARKER,))
     config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec,))
+    run = HarnessRun(config, "main", 0, dict(os.environ))
     previous = os.umask(0)
     try:
-        server = _one_server(config)
+        run.open(port_blocks=1, relay=False)
     finally:
         os.umask(previous)
     try:
-        assert stat.S_IMODE(os.stat(server.address).st_mode) == 0o600
-        assert stat.S_IMODE(os.stat(Path(server.address).parent).st_mode) == 0o700
+        address = run.preload_servers["backend"].address
+        assert stat.S_IMODE(os.stat(address).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(Path(address).parent).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(config.services_dir).st_mode) == 0o700
     finally:
-        server.stop()
+        run.close()
 
 
 def test_another_user_is_refused_even_with_an_open_socket() -> None:
@@ -306,8 +415,8 @@ def test_another_user_is_refused_even_with_an_open_socket() -> None:
     assert os.geteuid() == 0, "this test needs root, to connect as another user"
     folder = Path(tempfile.mkdtemp(prefix="preload-open-", dir="/tmp"))  # nobody reaches it
     try:
-        folder.chmod(0o777)
         server = start_preload(folder, [MARKER])
+        folder.chmod(0o777)  # opened again by hand: the server makes it 0700
         os.chmod(server.address, 0o777)
         # Another user's process speaks the protocol by hand (it cannot read the
         # harness under /root): a length, a JSON request and its stdout's descriptor.
