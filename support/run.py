@@ -30,6 +30,7 @@ from .output import OutputClaim, claim_output_dir
 from .ports import choose_run_base
 from .preload import PreloadServer, start_servers
 from .relay import LinePrinter, RelayClient, RelayServer
+from .run_watch import RunServicesView, RunWatch, state_path
 from .stack import Stack
 from .steps import RunStep, StepRunner
 
@@ -74,6 +75,9 @@ class HarnessRun:
     #: The early start of this worker's stack, and what it raised.
     _booting: threading.Thread | None = None
     _boot_failure: BaseException | None = None
+    #: Controller: watches the run-scoped services; a worker: reads what it publishes.
+    run_watch: RunWatch | None = None
+    run_view: RunServicesView | None = None
     #: Called with the stack each time this worker's stack comes up (from the thread
     #: that started it): a test running then is covered from that moment.
     on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
@@ -119,6 +123,12 @@ class HarnessRun:
             self.close()
             raise
         run_urls = results["run services and template"]
+        if self.run_stack is not None:
+            self.run_watch = RunWatch(
+                self.run_stack,
+                state_path(config.services_dir),
+                on_event=self.start_lines.append,
+            ).start()
         config = config.with_run(run_urls=run_urls, preload_addresses=results["preload servers"])
         # The one configuration every worker gets.
         self.config = config.with_run(
@@ -249,7 +259,21 @@ class HarnessRun:
             self.needs_restart = True
             self.casualties.append(problem.casualty())
             raise problem
+        self._check_run_services()
         return stack
+
+    def _check_run_services(self) -> None:
+        """A run-scoped service that went down since this worker's last test fails this
+        one (the controller restarts it; its casualty is the controller's to report)."""
+        run_specs = self.config.scoped("run")
+        if not run_specs:
+            return
+        if self.run_view is None:
+            self.run_view = RunServicesView(
+                state_path(self.config.services_dir),
+                restart_timeout=max(spec.timeout for spec in run_specs),
+            )
+        self.run_view.check()
 
     def stop_stack(self) -> None:
         """Stop the services; their files stay until the session ends (the last
@@ -312,6 +336,9 @@ class HarnessRun:
                 self.start_lines.append(f"{name}: not preloaded ({failure}); started with exec")
             server.stop()
         self.preload_servers.clear()
+        if self.run_watch is not None:
+            self.run_watch.stop()
+            self.run_watch = None
         if self.run_stack is not None:
             self.run_stack.stop()
             self.run_stack = None

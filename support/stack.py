@@ -378,6 +378,11 @@ class Stack:
             "read the log above: it ends where the service went down. This worker "
             "restarts its stack (same ports, fresh database) before its next test"
         )
+        if self.scope == "run":
+            hint = (
+                "read the log above: it ends where the service went down. The controller "
+                "restarts the run's services (same ports) at once"
+            )
         return self._error(ServiceDown, name, hint=hint, **fields)  # type: ignore[return-value]
 
     def sync_logs(self) -> None:

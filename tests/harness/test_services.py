@@ -96,6 +96,61 @@ def test_a_green_run_leaves_no_service_files_and_says_none_are_kept(
         assert (services / "run" / "s3.log").is_file()
 
 
+RUN_DOWN = """
+import json, os, pathlib, signal, time, urllib.request
+
+def _state():
+    return json.loads(pathlib.Path("test-results/.services/run/state.json").read_text())
+
+def _gone(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+def test_1_kills_s3(stack):
+    pid = _state()["pids"]["s3"]
+    os.kill(pid, signal.SIGKILL)
+    while not _gone(pid):
+        time.sleep(0.01)
+
+def test_2_needs_it(stack, s3_url):
+    pass
+
+def test_3_runs_on_the_new_one(stack, s3_url):
+    assert urllib.request.urlopen(s3_url + "/ready").status == 200
+    assert _state()["generation"] == 1
+"""
+
+
+@pytest.mark.parametrize(
+    "workers", [["-n", "0"], ["-n", "2", "--dist", "loadfile"]], ids=["n0", "n2"]
+)
+def test_a_run_scoped_service_that_dies_is_named_then_restarted(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """It was never noticed: 8 tests failed with a bare 'Connection refused', and the
+    summary still said 'stack ready'."""
+    pytester.makefile(".ini", pytest=SIDE_INI)
+    pytester.makepyfile(test_down=RUN_DOWN)
+    result = pytester.runpytest_subprocess(*workers, "-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_2_needs_it*",
+            "s3 (run) was killed by SIGKILL (exit code -9) while the stack was in use.",
+            "Log: */.services/run/s3.log*",
+            "*The controller restarted the run's services on the same ports*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "run: s3 was killed by SIGKILL (exit code -9) while the stack was in use. Log: *",
+            "run: stack ready in * (restarted 1x)",
+        ]
+    )
+
+
 def test_a_run_scoped_service_cannot_name_a_worker_services_url(
     pytester: pytest.Pytester,
 ) -> None:
