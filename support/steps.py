@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +29,9 @@ from . import pdeath
 from .cache import Key, StepCache, file_lock, input_files, remove_path
 from .errors import ConfigError, StepFailed
 from .services import ServiceSpec, expand
+
+#: Leads each step's process group (see its docstring).
+GROUP_GUARD = Path(__file__).with_name("group_guard.py")
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,10 @@ class StepRunner:
     def _run(
         self, command: list[str], cwd: Path, env: Mapping[str, str], step: RunStep
     ) -> tuple[int | None, str]:
-        """Run one command in its own process group; stop the group on a time-out or cancel."""
+        """Run one command in its own process group; stop the group on a time-out or cancel.
+
+        The group's leader is ``group_guard.py``, which takes the whole group down when
+        this process dies, however it dies (kill -9 included)."""
         if not cwd.is_dir():
             raise ConfigError(
                 f"the working directory of {step.what}, {cwd}, does not exist; fix "
@@ -162,7 +169,7 @@ class StepRunner:
             )
         try:
             child = pdeath.popen(
-                command,
+                [sys.executable, "-I", "-S", str(GROUP_GUARD), str(os.getpid()), *command],
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,

@@ -1,13 +1,15 @@
 """A tiny build for the harness's tests, run as a real process.
 
     python fake_build.py OUT [--source FILE] [--runs FILE] [--fail] [--wait-for FILE]
-                             [--started FILE] [--edit FILE] [--file]
+                             [--started FILE] [--edit FILE] [--file] [--spawn FILE]
 
 Writes OUT/index.html (or, with --file, the file OUT) holding the text of
 --source; appends a line to --runs on every run, so a test can count builds.
 --started is written once the output is half-written; --wait-for makes the build
 wait (up to a minute) for that file first, so a test can interrupt it midway.
 --edit changes that input file while building; --fail exits 2 after writing.
+--spawn starts a child of its own (``sleep``, as a bundler starts workers) and writes
+its pid to FILE, before --started.
 FAKE_BUILD_ARGS in the environment adds options (a test's per-run choice).
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +34,7 @@ def main() -> int:
     parser.add_argument("--edit")
     parser.add_argument("--fail", action="store_true")
     parser.add_argument("--file", action="store_true")
+    parser.add_argument("--spawn")
     args = parser.parse_args(sys.argv[1:] + shlex.split(os.environ.get("FAKE_BUILD_ARGS", "")))
     if args.runs:
         with open(args.runs, "a") as runs:
@@ -40,6 +44,9 @@ def main() -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text[: len(text) // 2])  # half-written
     print(f"building {target}", flush=True)
+    if args.spawn:
+        worker = subprocess.Popen(["sleep", "300"])
+        Path(args.spawn).write_text(str(worker.pid))
     if args.started:
         Path(args.started).write_text(str(os.getpid()))
     if args.wait_for:

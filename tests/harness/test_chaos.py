@@ -1,4 +1,5 @@
-"""Chaos: services and a worker killed at random moments of a ``-n 2`` run.
+"""Chaos: services (a worker's and the run's) and a worker killed at random moments of
+a ``-n 2`` run that also builds.
 
 The run must finish, name each casualty, keep every other test's result, and
 leave no process behind.
@@ -19,7 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from stackwright.support.run_watch import state_path
+
+from .conftest import FAKE
 from .test_plugin import _ini
+from .test_steps import BUILD
 
 pytest_plugins = ["pytester"]
 TESTS = 60
@@ -28,9 +33,10 @@ CHAOS_TESTS = f"""
 import json, os, pathlib, time, pytest, requests
 
 @pytest.mark.parametrize("n", range({TESTS}))
-def test_work(n, stack, backend_url, gateway_url, worker_id):
+def test_work(n, stack, backend_url, gateway_url, s3_url, worker_id):
     assert requests.get(f"{{backend_url}}/ready?n={{n}}", timeout=5).status_code == 200
     assert requests.get(f"{{gateway_url}}/ready?n={{n}}", timeout=5).status_code == 200
+    assert requests.get(f"{{s3_url}}/ready?n={{n}}", timeout=5).status_code == 200
     pids = {{name: p.pid for name, p in stack.processes.items()}}
     record = {{"worker": os.getpid(), **pids}}
     state = pathlib.Path(os.environ["CHAOS_STATE"])
@@ -74,7 +80,15 @@ def test_the_run_survives_services_and_a_worker_killed_at_random(
 ) -> None:
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
-    pytester.makefile(".ini", pytest=_ini(preload=True))
+    extra = f"""
+s3_scope = run
+s3_cmd = {{python}} {FAKE} --port {{port}}
+s3_ready = http /ready
+s3_env = FAKE_NAME=s3
+frontend_build = {{python}} {BUILD} {{build}}
+"""
+    ini = _ini(extra=extra, preload=True).replace("services = gateway", "services = s3 gateway")
+    pytester.makefile(".ini", pytest=ini)
     pytester.makepyfile(test_chaos=CHAOS_TESTS)
     state = tmp_path / "state"
     state.mkdir()
@@ -104,6 +118,15 @@ def test_the_run_survives_services_and_a_worker_killed_at_random(
                 run,
             )
         time.sleep(rng.uniform(0.1, 0.6))
+        run_state = state_path(pytester.path / "test-results" / ".services")
+        s3 = json.loads(run_state.read_text())["pids"]["s3"]
+        os.kill(s3, signal.SIGKILL)
+        _wait(
+            lambda: json.loads(run_state.read_text())["generation"] == 1,
+            "the run's s3 was restarted",
+            run,
+        )
+        time.sleep(rng.uniform(0.1, 0.6))
         victim = rng.choice(["gw0", "gw1"])
         os.kill((_state(state, victim) or {})["worker"], signal.SIGKILL)
         output, _ = run.communicate(timeout=120)
@@ -115,6 +138,9 @@ def test_the_run_survives_services_and_a_worker_killed_at_random(
     assert run.returncode == 1, context
     assert "backend (gw0) was killed by SIGKILL (exit code -9) while the stack was in use" in output
     assert "gateway (gw1) was killed by SIGKILL (exit code -9) while the stack was in use" in output
+    assert "run: s3 was killed by SIGKILL (exit code -9) while the stack was in use" in output
+    assert "run: stack ready in " in output and "(restarted 1x)" in output, context
+    assert "the frontend build: built in" in output, context
     assert f"{victim}: the worker process died" in output, context
     assert f"worker '{victim}' crashed while running" in output, context
 
@@ -127,9 +153,10 @@ def test_the_run_survives_services_and_a_worker_killed_at_random(
         outcomes[name] = broken[0] if broken else "passed"
     assert set(outcomes) == {f"test_work[{n}]" for n in range(TESTS)}, context
     failed = [name for name, outcome in outcomes.items() if outcome != "passed"]
-    # each service casualty fails the test that finds it (and maybe the one it died in);
-    # the killed worker fails the test it was running
-    assert 3 <= len(failed) <= 5, f"{failed}; {context}"
+    # each worker service casualty fails the test that finds it (and maybe the one it died
+    # in); the run's s3 fails the next test of each worker that was up (and maybe the
+    # ones running when it died); the killed worker fails the test it was running
+    assert 4 <= len(failed) <= 9, f"{failed}; {context}"
 
     deadline = time.monotonic() + 5
     while (left := _processes_with(marker)) and time.monotonic() < deadline:

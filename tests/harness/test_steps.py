@@ -351,6 +351,36 @@ def test_ctrl_c_during_a_build_leaves_nothing_a_rerun_could_use(pytester: pytest
     result.stdout.re_match_lines([r"the web build: built in .*cache miss: no cached entry yet"])
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_any_end_of_the_run_during_a_build_ends_the_builds_whole_group(
+    pytester: pytest.Pytester, how: str
+) -> None:
+    """CI cancels with SIGTERM: the run ended silently, the build's own children kept
+    running with parent 1, and .web.building stayed. kill -9 left the children too."""
+    _site(pytester)
+    started, spawned = pytester.path / "started.txt", pytester.path / "spawned.txt"
+    args = "--spawn spawned.txt --started started.txt --wait-for never.txt"
+    run = _pytest(pytester, "-n", "2", FAKE_BUILD_ARGS=args)
+    _wait_for(started)
+    run.send_signal(getattr(signal, how))
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode != 0, output
+    build, child = int(started.read_text()), int(spawned.read_text())
+    deadline = time.monotonic() + 10
+    while (alive(build) or alive(child)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = [pid for pid in (build, child) if alive(pid)]
+    for pid in left:  # not to leave them on this machine when the check fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"left behind: {left}\n{output}"
+    if how == "SIGTERM":
+        assert "stackwright: SIGTERM: stopping every process this run started" in output
+        builds = pytester.path / "test-results" / ".services" / "builds"
+        assert not list(builds.glob(".*building")) and not (builds / "web").exists(), output
+    result = pytester.runpytest_subprocess("-n", "2")  # the next run is not confused
+    result.assert_outcomes(passed=1)
+
+
 def test_two_runs_at_once_build_once_and_both_serve_it(pytester: pytest.Pytester) -> None:
     _site(pytester)
     go = pytester.path / "go.txt"
