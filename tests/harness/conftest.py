@@ -20,6 +20,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "backend", "frontend")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tests_on_pythonpath(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Processes these tests start (fake services run as ``-m tests.harness...``, inner
+    pytest runs) import this checkout's ``tests`` package from any folder; nothing else
+    of the checkout becomes importable (not ``support``, ``fixtures`` or ``app``: the
+    harness's install maps only ``stackwright``). The folder on PYTHONPATH holds one
+    package, ``tests``, whose path is the checkout's ``tests/``."""
+    shim = tmp_path_factory.mktemp("pythonpath")
+    (shim / "tests").mkdir()
+    (shim / "tests" / "__init__.py").write_text(f"__path__ = [{str(ROOT / 'tests')!r}]\n")
+    paths = [str(shim), os.environ.get("PYTHONPATH", "")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", os.pathsep.join(path for path in paths if path))
+        yield
+
+
 def alive(pid: int) -> bool:
     """Whether a process runs (a zombie is as good as gone)."""
     try:

@@ -1,0 +1,273 @@
+"""Typed errors: what failed, where the log is, and what to try.
+
+Each error keeps its facts as fields and builds its text in ``__str__``, so
+tests can assert on the fields and people read a complete message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .health import describe_exit
+from .logs import bounded_tail
+
+TAIL_LINES = 30
+
+
+def tail_of(path: Path | None, lines: int = TAIL_LINES, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """The last ``lines`` lines of a log file, decoded leniently; [] if unreadable.
+
+    Lines holding any of ``skip`` (the readiness probe's own requests) are left
+    out and counted, so the tail shows what the service itself said.
+    """
+    if path is None:
+        return []
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read()
+    except OSError:
+        return []
+    text = data.decode("utf-8", "replace")
+    if skip:
+        every = text.splitlines()
+        kept = [line for line in every if not any(mark in line for mark in skip)]
+        if len(kept) < len(every):
+            kept.append(f"[{len(every) - len(kept)} lines of readiness-probe requests left out]")
+        text = "\n".join(kept)
+    return bounded_tail(text, lines)
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+
+class ConfigError(HarnessError):
+    """A setting has a value the harness cannot use; the message names the fix."""
+
+
+@dataclass
+class ServiceError(HarnessError):
+    """A service of a worker's stack could not be started."""
+
+    service: str
+    worker: str
+    command: Sequence[str]
+    log_path: Path | None = None
+    url: str | None = None
+    hint: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    #: The service's readiness as configured: 'http /health', 'tcp', 'log REGEX', 'none'.
+    ready: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        if not self.log_tail:
+            self.log_tail = tail_of(self.log_path)
+
+    def headline(self) -> str:
+        raise NotImplementedError
+
+    def awaited(self) -> str:
+        """What readiness waited for, in words."""
+        kind, _, target = self.ready.partition(" ")
+        if kind == "tcp":
+            return f"a connection to {self.url}"
+        if kind == "log":
+            return f"a log line matching {target!r}"
+        return f"a 2xx from GET {self.url}"
+
+    def __str__(self) -> str:
+        parts = [f"{self.service} ({self.worker}) {self.headline()}"]
+        parts.append(f"Command: {' '.join(self.command)}")
+        if self.log_path is not None:
+            shown = f" (last {len(self.log_tail)} lines below)" if self.log_tail else " (empty)"
+            parts.append(f"Log: {self.log_path}{shown}")
+            parts.extend(f"    {line}" for line in self.log_tail)
+        if self.hint:
+            parts.append(f"Try: {self.hint}")
+        return "\n".join(parts)
+
+
+@dataclass
+class CommandNotFound(ServiceError):
+    reason: str = "was not found"
+
+    def headline(self) -> str:
+        return f"could not start: {self.command[0]!r} {self.reason}."
+
+
+@dataclass
+class ExitedBeforeReady(ServiceError):
+    exit_code: int | None = None
+
+    def headline(self) -> str:
+        code = "with no exit code" if self.exit_code is None else describe_exit(self.exit_code)
+        return f"{code} before it was ready (waiting for {self.awaited()})."
+
+
+@dataclass
+class ReadinessRejected(ServiceError):
+    """The readiness URL kept answering the same 4xx: the path is wrong, not slow."""
+
+    status: int = 0
+    seconds: float = 0.0
+
+    def headline(self) -> str:
+        return (
+            f"answered HTTP {self.status} to GET {self.url} for {self.seconds:.1f} s in a row; "
+            "a readiness path that is refused does not become ready by waiting."
+        )
+
+
+@dataclass
+class ReadinessTimeout(ServiceError):
+    timeout: float = 0.0
+    pid: int | None = None
+    last_status: str = "no answer"
+
+    def headline(self) -> str:
+        return (
+            f"was not ready within {self.timeout:.1f} s: no {self.awaited().removeprefix('a ')} "
+            f"(last: {self.last_status}); the process is still running (pid {self.pid})."
+        )
+
+
+@dataclass
+class ServiceDown(ServiceError):
+    """A service of a running stack died or stopped answering between two tests."""
+
+    exit_code: int | None = None
+    state: str = ""
+
+    def headline(self) -> str:
+        if self.exit_code is not None:
+            return f"{describe_exit(self.exit_code)} while the stack was in use."
+        return f"stopped answering: {self.state}."
+
+    def casualty(self) -> str:
+        """One line for the end-of-run summary."""
+        return f"{self.worker}: {self.service} {self.headline()} Log: {self.log_path}"
+
+
+@dataclass
+class PortUnavailable(ServiceError):
+    port: int = 0
+    attempts: int = 0
+
+    def headline(self) -> str:
+        return (
+            f"lost port {self.port} to another process {self.attempts} times in a row; "
+            "no free port could be kept."
+        )
+
+
+@dataclass
+class NodeModulesMissing(ServiceError):
+    directory: Path = Path(".")
+
+    def headline(self) -> str:
+        return f"cannot start: {self.directory / 'node_modules'} does not exist."
+
+
+@dataclass
+class WorkingDirectoryMissing(ServiceError):
+    directory: Path = Path(".")
+
+    def headline(self) -> str:
+        return f"cannot start: its working directory {self.directory} does not exist."
+
+
+class BrowserNotFound(HarnessError):
+    """No Chromium could be found to run the browser tests."""
+
+    def __init__(self, looked_at: Sequence[str]) -> None:
+        super().__init__()
+        self.looked_at = list(looked_at)
+
+    def __str__(self) -> str:
+        places = "\n".join(f"    {place}" for place in self.looked_at)
+        return (
+            "No Chromium browser was found. Looked at:\n"
+            f"{places}\n"
+            "Try one of:\n"
+            "    make setup                                  (installs one for you)\n"
+            "    python -m playwright install chromium       (Playwright's own build)\n"
+            "    sudo apt-get install -y chromium            (Debian/Ubuntu system Chromium)\n"
+            "    export PLAYWRIGHT_CHROMIUM_EXECUTABLE=/path/to/chrome"
+        )
+
+
+@dataclass
+class DatabaseResetFailed(HarnessError):
+    """The configured ``db_reset`` request did not answer 2xx."""
+
+    method: str
+    url: str
+    status: int | None
+    answer: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __str__(self) -> str:
+        got = f"answered {self.status}" if self.status is not None else "got no answer"
+        return (
+            f"fresh_db: {self.method} {self.url} {got}: {self.answer}\n"
+            "Try: check db_reset in playwright.ini; the service must offer that request "
+            "(say, only in its test mode)."
+        )
+
+
+@dataclass
+class StepFailed(HarnessError):
+    """A run step (the template database, a build) failed, timed out or wrote nothing."""
+
+    command: Sequence[str]
+    exit_code: int | None
+    output: str
+    #: Where the command was to write its output; set when it exited 0 without it.
+    missing: Path | None = None
+    #: The limit it ran into, when it was stopped for taking too long.
+    timeout: float | None = None
+    #: What the step builds, the placeholder of its output, and its ini keys.
+    what: str = "the template database"
+    placeholder: str = "db"
+    command_key: str = "template_db_cmd"
+    timeout_key: str = "template_db_timeout"
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def __str__(self) -> str:
+        tail = "\n".join(f"    {line}" for line in bounded_tail(self.output, TAIL_LINES))
+        noun = self.what.rsplit(" ", 1)[-1]
+        if self.timeout is not None:
+            what = f"building {self.what} did not finish within {self.timeout:g} s; it was stopped."
+            hint = (
+                "run the command above by hand to see where it waits, or raise "
+                f"{self.timeout_key} in playwright.ini."
+            )
+        elif self.missing is not None:
+            what = (
+                f"building {self.what} failed: the command exited with code 0 but did not "
+                f"create the {noun} at {{{self.placeholder}}} ({self.missing})."
+            )
+            hint = (
+                f"make the command write its {noun} to the path it gets as {{{self.placeholder}}}."
+            )
+        else:
+            what = f"building {self.what} failed with exit code {self.exit_code}."
+            hint = f"run the command above by hand, or fix {self.command_key} in playwright.ini."
+        return (
+            f"{what}\nCommand: {' '.join(self.command)}\n"
+            f"Output (last lines):\n{tail or '    (none)'}\nTry: {hint}"
+        )
+
+
+#: The name the template step's failures had before builds were steps too.
+TemplateBuildFailed = StepFailed

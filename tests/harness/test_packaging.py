@@ -1,0 +1,89 @@
+"""The installable package: one import name, and only what the harness imports."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from .conftest import ROOT
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+#: Import names of the distributions the harness may need, by distribution.
+IMPORT_NAMES = {
+    "playwright": "playwright",
+    "pytest": "pytest",
+    "pytest-playwright": "pytest_playwright",
+    "pytest-xdist": "xdist",
+    "pytest-html": "pytest_html",
+    "pytest-rerunfailures": "pytest_rerunfailures",
+    "pytest-split": "pytest_split",
+    "junitparser": "junitparser",
+    "python-dotenv": "dotenv",
+    "python-slugify": "slugify",
+}
+#: Distributions the harness depends on without importing them: pytest plugins that
+#: provide options and markers (--reruns, --splits, -n) the harness documents.
+PLUGINS = {"pytest-xdist", "pytest-rerunfailures", "pytest-split", "pytest-playwright"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=\[ ;]", requirement, maxsplit=1)[0].lower()
+
+
+def _harness_imports() -> set[str]:
+    found: set[str] = set()
+    for folder in ("support", "fixtures", "stackwright"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"stackwright"}
+
+
+def test_the_install_brings_only_what_the_harness_imports() -> None:
+    required = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+    imported = _harness_imports()
+    assert not {"flask", "sqlalchemy", "aiohttp", "requests"} & required
+    unknown = imported - set(IMPORT_NAMES.values())
+    assert not unknown, f"the harness imports {unknown}: add them to IMPORT_NAMES"
+    needed = {dist for dist, name in IMPORT_NAMES.items() if name in imported} | PLUGINS
+    assert required == needed, f"declared {sorted(required)}, needed {sorted(needed)}"
+
+
+def test_the_reference_apps_dependencies_are_an_extra() -> None:
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert {"flask", "sqlalchemy", "aiohttp", "requests"} <= {_name(r) for r in extras["app"]}
+    assert "stackwright[app]" in extras["dev"]
+
+
+def test_support_and_fixtures_are_mapped_without_links() -> None:
+    mapping = PYPROJECT["tool"]["setuptools"]["package-dir"]
+    assert mapping["stackwright.support"] == "support"
+    assert mapping["stackwright.fixtures"] == "fixtures"
+    links = [path for path in (ROOT / "stackwright").iterdir() if path.is_symlink()]
+    assert not links
+    packages = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    on_disk = {
+        "stackwright." + str(init.parent.relative_to(ROOT)).replace("/", ".")
+        for folder in ("support", "fixtures")
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert on_disk <= packages, f"not packaged: {sorted(on_disk - packages)}"
+
+
+def test_every_harness_module_is_importable_under_its_one_name() -> None:
+    import importlib
+
+    for folder in ("support", "fixtures"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name in ("preload_server.py", "group_guard.py"):
+                continue  # run as files, never imported
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(("stackwright", *[p for p in parts if p != "__init__"]))
+            module = importlib.import_module(name)
+            assert Path(str(module.__file__)).resolve() == path.resolve()
