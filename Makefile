@@ -94,7 +94,7 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
+	@bash tools/typecheck.sh $(PY)
 	cd $(FRONTEND) && npm run --silent typecheck
 
 clean:
