@@ -37,7 +37,7 @@ help:
 
 setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@echo "==> checking for a Chromium"
-	@$(PY) -m stackwright.support.browsers
+	@$(PY) -m stackwright.support.browser_setup
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed; set PYTHON=/path/to/python3.11")'

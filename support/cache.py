@@ -26,11 +26,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import CACHE_MODES as MODES
 from .errors import ConfigError
 
 #: Bumped when the layout or the key's recipe changes: older entries are then misses.
 FORMAT = 1
-MODES = ("on", "off", "clear")
 TAG = "CACHEDIR.TAG"
 TAG_TEXT = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .cache import MODES as CACHE_MODES
 from .errors import ConfigError
 from .services import (
     BUILD,
@@ -38,9 +37,11 @@ from .services import (
     url_placeholders,
     words,
 )
-from .steps import RunStep
+from .step_spec import RunStep
 
 SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
+#: The run steps' cache: on, off, or clear (empty it first, then on).
+CACHE_MODES = ("on", "off", "clear")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from stackwright.support.errors import tail_of
-from stackwright.support.logs import (
-    TAIL_CHARS,
-    TAIL_LINE_CHARS,
-    bounded_tail,
-    file_slices,
-    mark,
-    read_slice,
-)
+from stackwright.support.logs import file_slices, mark, read_slice
+from stackwright.support.text import TAIL_CHARS, TAIL_LINE_CHARS, bounded_tail
 
 
 def test_slice_holds_only_what_was_written_since_the_mark(tmp_path: Path) -> None:

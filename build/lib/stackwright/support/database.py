@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .cache import StepCache
 from .config import HarnessConfig
 from .errors import ConfigError, DatabaseResetFailed
 from .services import fill_text
-from .steps import StepRunner
 
 RESET_TIMEOUT = 10.0
-
-
-def build_template(
-    config: HarnessConfig, env: Mapping[str, str] | None = None, cache: StepCache | None = None
-) -> float | None:
-    """Build ``config.template_path`` with the template step; seconds taken, None if none.
-
-    The command runs in ``template_db_cwd`` with ``env`` (the run's environment,
-    .env.test included) plus ``template_db_env``, may name the run-scoped
-    services' URLs, and is stopped, with its whole process group, after
-    ``config.template_timeout`` seconds. Without ``cache`` nothing is cached. Safe
-    to call from several processes: a lock makes one build and the others reuse it.
-    """
-    step = config.template_step
-    if step is None:
-        return None
-    started = time.perf_counter()
-    runner = StepRunner(
-        config.services_dir,
-        Path(config.root),
-        os.environ if env is None else env,
-        cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
-    )
-    runner.run(step, config.run_values())
-    return time.perf_counter() - started
 
 
 def copy_template(config: HarnessConfig, destination: Path) -> Path:

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .health import describe_exit
-from .logs import bounded_tail
+from .text import bounded_tail, describe_exit
 
 TAIL_LINES = 30
 

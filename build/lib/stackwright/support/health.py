@@ -9,7 +9,6 @@ its readiness URL with a short timeout.
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from .readiness import describe_status, http_status, is_ready
@@ -23,17 +22,6 @@ _STATES = {
     "Z": "a zombie (it exited)",
     "D": "in uninterruptible sleep (blocked on I/O)",
 }
-
-
-def describe_exit(code: int) -> str:
-    """``exited with code 3``, or ``was killed by SIGKILL`` for a negative code."""
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name} (exit code {code})"
-    return f"exited with code {code}"
 
 
 def process_state(pid: int | None) -> str | None:

@@ -13,31 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-#: A line longer than this is shortened in a tail shown on the terminal or in a report.
-TAIL_LINE_CHARS = 500
-#: The most a tail shows, whatever its number of lines.
-TAIL_CHARS = 16_000
-
-
-def bounded_tail(text: str, lines: int) -> list[str]:
-    """The last ``lines`` lines of ``text``, bounded in size as well as in lines.
-
-    A service that writes one 10 MB line without a newline must not put
-    megabytes on the terminal for every failing test: each line is cut to
-    ``TAIL_LINE_CHARS`` and the whole tail to about ``TAIL_CHARS``.
-    """
-    shown: list[str] = []
-    budget = TAIL_CHARS
-    for line in reversed(text.splitlines()[-lines:]):
-        if len(line) > TAIL_LINE_CHARS:
-            cut = len(line) - TAIL_LINE_CHARS
-            line = f"{line[:TAIL_LINE_CHARS]} [... {cut} more characters of this line]"
-        budget -= len(line) + 1
-        if budget < 0:
-            shown.append(f"[... earlier lines left out: a tail shows {TAIL_CHARS} characters]")
-            break
-        shown.append(line)
-    return shown[::-1]
+from .text import bounded_tail
 
 
 @dataclass(frozen=True)

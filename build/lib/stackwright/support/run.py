@@ -32,7 +32,8 @@ from .preload import PreloadServer, start_servers
 from .relay import LinePrinter, RelayClient, RelayServer
 from .run_watch import RunServicesView, RunWatch, state_path
 from .stack import Stack
-from .steps import RunStep, StepRunner
+from .step_spec import RunStep
+from .steps import StepRunner
 
 #: Ports per block: a worker's services (and the run's) take theirs from one block.
 MIN_PORT_BLOCK = 20

@@ -22,65 +22,30 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import pdeath
 from .cache import Key, StepCache, file_lock, input_files, remove_path
-from .errors import ConfigError, StepFailed
-from .services import ServiceSpec, expand
+from .config import HarnessConfig
+from .errors import ConfigError
+from .services import expand
+from .step_spec import RunStep
 
 #: Leads each step's process group (see its docstring).
 GROUP_GUARD = Path(__file__).with_name("group_guard.py")
 
 
-@dataclass(frozen=True)
-class RunStep:
-    """One step: its command (as a spec), what it makes, where, and what it depends on."""
-
-    spec: ServiceSpec
-    #: The placeholder its output path fills: "db" (a file) or "build" (a folder).
-    placeholder: str
-    #: For messages: "the template database", "the frontend build".
-    what: str
-    #: Where its output goes, relative to the run's .services folder.
-    target: str
-    #: Files, folders or globs (relative to the step's cwd) its output depends on.
-    inputs: tuple[str, ...] = ()
-    #: The ini keys that set it, for hints.
-    command_key: str = "template_db_cmd"
-    cwd_key: str = "template_db_cwd"
-    timeout_key: str = "template_db_timeout"
-    inputs_key: str = "template_db_inputs"
-
-    def failed(
-        self, command: list[str], code: int | None, output: str, **facts: object
-    ) -> StepFailed:
-        return StepFailed(
-            command,
-            code,
-            output,
-            what=self.what,
-            placeholder=self.placeholder,
-            command_key=self.command_key,
-            timeout_key=self.timeout_key,
-            **facts,  # type: ignore[arg-type]
-        )
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def key(self, root: Path, env: Mapping[str, str]) -> Key:
-        """The cache key: the command, its environment (``${VAR}`` expanded), the
-        interpreter, the working directory, and every input file's content."""
-        recipe = {
-            "command": self.spec.command,
-            "environment": json.dumps([(k, expand(v, env)) for k, v in self.spec.env]),
-            "interpreter": self.spec.interpreter,
-            "working directory": self.spec.cwd,
-        }
-        return Key(recipe, input_files(Path(root, self.spec.cwd), self.inputs))
+def step_key(step: RunStep, root: Path, env: Mapping[str, str]) -> Key:
+    """The cache key: the command, its environment (``${VAR}`` expanded), the
+    interpreter, the working directory, and every input file's content."""
+    spec = step.spec
+    recipe = {
+        "command": spec.command,
+        "environment": json.dumps([(k, expand(v, env)) for k, v in spec.env]),
+        "interpreter": spec.interpreter,
+        "working directory": spec.cwd,
+    }
+    return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
 
 
 class StepRunner:
@@ -125,13 +90,13 @@ class StepRunner:
     ) -> tuple[str, str]:
         """(what happened, why): taken from the cache, or built and stored."""
         self.cache.open()
-        key = step.key(self.root, self.env)
+        key = step_key(step, self.root, self.env)
         with self.cache.claim(step.name, key):
             missed = self.cache.fetch(step.name, key, target)
             if missed is None:
                 return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
             self._build(step, target, values)
-            if step.key(self.root, self.env).digest != key.digest:
+            if step_key(step, self.root, self.env).digest != key.digest:
                 return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
             self.cache.store(step.name, key, target)
             return "built", f"cache miss: {missed}"
@@ -210,3 +175,28 @@ class StepRunner:
 def _kill(child: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, signal.SIGKILL)
+
+
+def build_template(
+    config: HarnessConfig, env: Mapping[str, str] | None = None, cache: StepCache | None = None
+) -> float | None:
+    """Build ``config.template_path`` with the template step; seconds taken, None if none.
+
+    The command runs in ``template_db_cwd`` with ``env`` (the run's environment,
+    .env.test included) plus ``template_db_env``, may name the run-scoped
+    services' URLs, and is stopped, with its whole process group, after
+    ``config.template_timeout`` seconds. Without ``cache`` nothing is cached. Safe
+    to call from several processes: a lock makes one build and the others reuse it.
+    """
+    step = config.template_step
+    if step is None:
+        return None
+    started = time.perf_counter()
+    runner = StepRunner(
+        config.services_dir,
+        Path(config.root),
+        os.environ if env is None else env,
+        cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
+    )
+    runner.run(step, config.run_values())
+    return time.perf_counter() - started

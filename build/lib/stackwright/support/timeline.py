@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .logs import TAIL_LINE_CHARS, LogSlice
+from .logs import LogSlice
+from .text import shorten
 
 #: A timeline keeps its last entries: the failure is at the end.
 MAX_ENTRIES = 3000
@@ -126,12 +127,6 @@ def clock(when: float) -> str:
     return datetime.fromtimestamp(when).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _short(text: str) -> str:
-    if len(text) <= TAIL_LINE_CHARS:
-        return text
-    return f"{text[:TAIL_LINE_CHARS]} [... {len(text) - TAIL_LINE_CHARS} more characters]"
-
-
 def render_text(entries: list[Entry], start: float, *, left_out: int = 0) -> str:
     """One line per entry: offset from the test's start, clock time, source, text."""
     width = max((len(entry.source) for entry in entries), default=0)
@@ -139,7 +134,7 @@ def render_text(entries: list[Entry], start: float, *, left_out: int = 0) -> str
     for entry in entries:
         lines.append(
             f"{entry.time - start:+9.3f}s {clock(entry.time)} "
-            f"{entry.source:<{width}} | {_short(entry.text)}"
+            f"{entry.source:<{width}} | {shorten(entry.text)}"
         )
     return "\n".join(lines) + "\n"
 
@@ -164,7 +159,7 @@ def render_html(entries: list[Entry], start: float, *, left_out: int = 0) -> str
         rows.append(
             f'<tr><td class="t" title="{clock(entry.time)}">{entry.time - start:+.3f}s</td>'
             f'<td class="s" style="color:{colour}">{html.escape(entry.source)}</td>'
-            f'<td class="x">{html.escape(_short(entry.text))}</td></tr>'
+            f'<td class="x">{html.escape(shorten(entry.text))}</td></tr>'
         )
     note = f"<p>{left_out} earlier entries left out.</p>" if left_out else ""
     return (
