@@ -37,7 +37,7 @@ help:
 
 setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@echo "==> checking for a Chromium"
-	@$(PY) -m stackwright.support.browser_setup
+	@$(PY) -m stackwright.support.browser.setup
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is needed; set PYTHON=/path/to/python3.11")'
@@ -82,7 +82,7 @@ test: setup
 	@$(PY) -m tests.check_service_logs $(RESULTS) playwright.ini
 
 docs: $(VENV)/.installed
-	@$(PY) -m stackwright.support.envdoc playwright.ini README.md .env.test.example
+	@$(PY) -m stackwright.support.config.envdoc playwright.ini README.md .env.test.example
 
 dev: setup
 	@$(PY) -m app.dev

@@ -8,10 +8,9 @@ from typing import Any
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from stackwright.support.browsers import find_chromium, managed_chromium_path
+from stackwright.support.browser import TestEventBuffer, find_chromium, managed_chromium_path
 from stackwright.support.errors import BrowserNotFound
-from stackwright.support.events import TestEventBuffer
-from stackwright.support.stack import Stack
+from stackwright.support.processes import Stack
 
 from .common import Figure, busy_seconds, median, percentile, run_steps, suite_config
 

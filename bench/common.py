@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackwright.support.cache import StepCache, bytes_of
 from stackwright.support.config import HarnessConfig, Sources, read_ini, resolve_config
-from stackwright.support.ports import choose_run_base
-from stackwright.support.steps import StepRunner
+from stackwright.support.processes import choose_run_base
+from stackwright.support.steps import StepCache, StepRunner, bytes_of
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not under test-results/: pytest-playwright empties that folder when any pytest run starts.

@@ -255,7 +255,7 @@ async def _fan_out(
 
 
 async def _measure(log: Path) -> list[Figure]:
-    from stackwright.support.ports import PortAllocator, choose_run_base
+    from stackwright.support.processes import PortAllocator, choose_run_base
 
     block = STARTS + 4  # a fresh port for every start, the measured gateway, and spares
     ports = PortAllocator(choose_run_base(1, block), 0, block)

@@ -24,7 +24,7 @@ def test_trivial(page, n):
 """
 BARE_CONFTEST = """
 import pytest
-from stackwright.support.browsers import find_chromium, managed_chromium_path
+from stackwright.support.browser import find_chromium, managed_chromium_path
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):

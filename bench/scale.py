@@ -26,9 +26,7 @@ from typing import Any
 from playwright.sync_api import Browser, sync_playwright
 
 from stackwright.support.config import HarnessConfig, Sources, resolve_config
-from stackwright.support.ports import choose_run_base
-from stackwright.support.preload import start_servers
-from stackwright.support.stack import Stack
+from stackwright.support.processes import Stack, choose_run_base, start_servers
 
 from .browser import launch
 from .common import ROOT, WORK, Figure, median, run_steps

@@ -10,9 +10,8 @@ import time
 import requests
 
 from stackwright.support.config import HarnessConfig
-from stackwright.support.database import build_template
-from stackwright.support.preload import PreloadServer, spawn, start_servers
-from stackwright.support.stack import Stack, StartReport
+from stackwright.support.processes import PreloadServer, Stack, StartReport, spawn, start_servers
+from stackwright.support.steps import build_template
 
 from .common import Figure, median, run_steps, suite_config
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 from .helpers.ai_analysis import AiAnalysis
 from .helpers.api import ApiClient, TestData

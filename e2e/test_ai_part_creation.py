@@ -6,8 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from stackwright.support.events import TestEventBuffer
-from stackwright.support.page_policy import ExpectConsoleError
+from stackwright.support.browser import ExpectConsoleError, TestEventBuffer
 
 from .helpers.ai_analysis import AiAnalysis
 from .helpers.api import ApiClient, unique

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from stackwright.support.browsers import managed_revisions
+from stackwright.support.browser import managed_revisions
 
 from .helpers.api import ApiClient, TestData
 

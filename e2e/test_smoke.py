@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 from .helpers.sse import SseHelper
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 from .helpers.api import ApiClient
 from .helpers.sse import SseHelper

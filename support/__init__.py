@@ -4,9 +4,9 @@ per worker, and the run-scoped ones once.
 Nothing here imports pytest; ``stackwright.fixtures`` wires these pieces into pytest.
 """
 
-from .config import HarnessConfig, resolve_config
-from .errors import HarnessError
-from .services import ServiceSpec
-from .stack import Stack
+from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.settings import HarnessConfig, resolve_config
+from stackwright.support.errors import HarnessError
+from stackwright.support.processes.stack import Stack
 
 __all__ = ["HarnessConfig", "HarnessError", "ServiceSpec", "Stack", "resolve_config"]

@@ -7,9 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import HarnessError
-from .merge import merge_runs
-from .shard_results import ResultsError
+from stackwright.support.errors import HarnessError
+from stackwright.support.results import ResultsError, merge_runs
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .text import bounded_tail, describe_exit
+from stackwright.support.text import bounded_tail, describe_exit
 
 TAIL_LINES = 30
 

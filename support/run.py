@@ -23,17 +23,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .cache import StepCache, bytes_of
-from .config import HarnessConfig
-from .errors import HarnessError
-from .output import OutputClaim, claim_output_dir
-from .ports import choose_run_base
-from .preload import PreloadServer, start_servers
-from .relay import LinePrinter, RelayClient, RelayServer
-from .run_watch import RunServicesView, RunWatch, state_path
-from .stack import Stack
-from .step_spec import RunStep
-from .steps import StepRunner
+from stackwright.support.config import HarnessConfig, RunStep
+from stackwright.support.errors import HarnessError
+from stackwright.support.processes import (
+    LinePrinter,
+    PreloadServer,
+    RelayClient,
+    RelayServer,
+    RunServicesView,
+    RunWatch,
+    Stack,
+    choose_run_base,
+    start_servers,
+    state_path,
+)
+from stackwright.support.results import OutputClaim, claim_output_dir
+from stackwright.support.steps import StepCache, StepRunner, bytes_of
 
 #: Ports per block: a worker's services (and the run's) take theirs from one block.
 MIN_PORT_BLOCK = 20

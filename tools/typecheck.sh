@@ -9,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${1:-.venv/bin/python}"
 target=build/typecheck
-rm -rf "$target"
+rm -rf build  # setuptools builds in build/lib: a stale module there would be packed too
 "$python" -m pip install --quiet --disable-pip-version-check --no-deps \
   --target "$target" . >/dev/null
 status=0
 MYPYPATH="$target" "$python" -m mypy "$target/stackwright" app/backend app/gateway 2>&1 \
   | sed -e "s#^$target/stackwright/support/#support/#" -e "s#^$target/stackwright/fixtures/#fixtures/#" \
   || status=$?
-rm -rf "$target"
+rm -rf build  # setuptools builds in build/lib: a stale module there would be packed too
 exit "$status"

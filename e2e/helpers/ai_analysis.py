@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 from .api import ApiClient
 from .sse import SseHelper

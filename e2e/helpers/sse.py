@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 
 class SseHelper:

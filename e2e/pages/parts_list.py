@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page
 
-from stackwright.support.events import TestEventBuffer
+from stackwright.support.browser import TestEventBuffer
 
 from .ai_dialog import AiDialog
 from .part_detail import PartDetailPage

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackwright.support.ports import is_free
+from stackwright.support.processes.ports import is_free
 
 
 def free_port() -> int:

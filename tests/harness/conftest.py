@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.config import HarnessConfig
-from stackwright.support.ports import choose_run_base
-from stackwright.support.preload import PreloadServer
-from stackwright.support.services import ServiceSpec
+from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.processes.ports import choose_run_base
+from stackwright.support.processes.preload import PreloadServer
 
 FAKE = Path(__file__).with_name("fake_service.py")
 FAKE_MODULE = "tests.harness.fake_service"

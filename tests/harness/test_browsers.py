@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support import browsers
-from stackwright.support.browsers import BrowserChoice, find_chromium
+from stackwright.support.browser import chromium as browsers
+from stackwright.support.browser.chromium import BrowserChoice, find_chromium
 from stackwright.support.errors import BrowserNotFound
 
 
@@ -73,7 +73,7 @@ def test_none_found_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_missing_ffmpeg_is_named_and_a_system_one_linked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stackwright.support import video
+    from stackwright.support.browser import video
 
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     expected = video.ffmpeg_path()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.run_watch import state_path
+from stackwright.support.processes.run_watch import state_path
 
 from .conftest import FAKE
 from .test_plugin import _ini

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from stackwright.support import envdoc
-from stackwright.support.config import (
+from stackwright.support.config import envdoc
+from stackwright.support.config.services import ServiceSpec, check_spec
+from stackwright.support.config.settings import (
     SETTINGS,
     HarnessConfig,
     Sources,
@@ -18,7 +19,6 @@ from stackwright.support.config import (
     variables,
 )
 from stackwright.support.errors import ConfigError
-from stackwright.support.services import ServiceSpec, check_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 INI: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackwright.support.events import TestEventBuffer, TestEventTimeout
+from stackwright.support.browser.events import TestEventBuffer, TestEventTimeout
 
 
 def _buffer(*events: dict[str, object], capacity: int = 10) -> TestEventBuffer:

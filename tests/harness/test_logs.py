@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stackwright.support.errors import tail_of
-from stackwright.support.logs import file_slices, mark, read_slice
+from stackwright.support.processes.logs import file_slices, mark, read_slice
 from stackwright.support.text import TAIL_CHARS, TAIL_LINE_CHARS, bounded_tail
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from stackwright.support.cli import main as stackwright
-from stackwright.support.output import MARKER, claim_output_dir
-from stackwright.support.shard_results import RESULTS_FILE
+from stackwright.support.results.manifest import RESULTS_FILE
+from stackwright.support.results.output import MARKER, claim_output_dir
 
 TEST = "t.py::test_a"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.output import MARKER, OutputFolderError, claim_output_dir
+from stackwright.support.results.output import MARKER, OutputFolderError, claim_output_dir
 
 
 def test_a_new_folder_is_created_and_marked(tmp_path: Path) -> None:

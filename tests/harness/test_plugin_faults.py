@@ -142,7 +142,7 @@ def test_a_service_that_goes_down_fails_the_next_test_and_is_restarted(
     project.makepyfile(
         test_down=f"""
 import os, signal, time, requests
-from stackwright.support.health import process_state
+from stackwright.support.processes.health import process_state
 
 def test_1_break(stack):
     pid = stack.processes[{service!r}].pid

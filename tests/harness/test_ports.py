@@ -5,7 +5,12 @@ from __future__ import annotations
 import random
 import socket
 
-from stackwright.support.ports import PortAllocator, choose_run_base, ephemeral_range, is_free
+from stackwright.support.processes.ports import (
+    PortAllocator,
+    choose_run_base,
+    ephemeral_range,
+    is_free,
+)
 
 
 def test_two_workers_never_share_a_port() -> None:

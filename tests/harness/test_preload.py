@@ -19,17 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.config import HarnessConfig
-from stackwright.support.preload import (
+from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.processes.preload import (
     PreloadServer,
     PreloadUnavailable,
     preloadable,
     spawn,
     start_servers,
 )
-from stackwright.support.process import ServiceProcess
+from stackwright.support.processes.process import ServiceProcess
 from stackwright.support.run import HarnessRun
-from stackwright.support.services import ServiceSpec
 
 from .conftest import ROOT, alive, start_preload
 
@@ -319,7 +319,7 @@ def test_a_failed_preload_import_leaves_exec_working(tmp_path: Path) -> None:
 
 WORKER = """
 import json, os, sys
-from stackwright.support.preload import spawn
+from stackwright.support.processes.preload import spawn
 child = spawn(sys.argv[1], [sys.executable, "-m", "tests.harness.preload_probe", "sleep"],
               cwd=os.getcwd(), env=dict(os.environ), output_fd=1)
 print(json.dumps({"child": child.pid}), flush=True)

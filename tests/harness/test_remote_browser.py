@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.remote_browser import (
+from stackwright.support.browser.remote import (
     client_version,
     connect_options,
     explain,

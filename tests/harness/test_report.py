@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stackwright.support.video import video_problem
+from stackwright.support.browser.video import video_problem
 
 from .test_plugin import _ini
 

@@ -11,7 +11,7 @@ import pytest
 from junitparser import JUnitXml
 
 from stackwright.support.cli import main as stackwright
-from stackwright.support.shard_results import RESULTS_FILE, TestResult, write_results
+from stackwright.support.results.manifest import RESULTS_FILE, TestResult, write_results
 
 from .conftest import ROOT
 from .test_plugin import _ini

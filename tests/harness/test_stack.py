@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.config import HarnessConfig
+from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
     CommandNotFound,
     ExitedBeforeReady,
@@ -23,11 +23,11 @@ from stackwright.support.errors import (
     ServiceDown,
     WorkingDirectoryMissing,
 )
-from stackwright.support.health import process_state
-from stackwright.support.ports import PortsExhausted
-from stackwright.support.process import ServiceProcess
-from stackwright.support.readiness import http_status
-from stackwright.support.stack import Stack
+from stackwright.support.processes.health import process_state
+from stackwright.support.processes.ports import PortsExhausted
+from stackwright.support.processes.process import ServiceProcess
+from stackwright.support.processes.readiness import http_status
+from stackwright.support.processes.stack import Stack
 
 from .conftest import FAKE, alive, fake_spec
 

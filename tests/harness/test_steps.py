@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.cache import TAG, TAG_TEXT, StepCache, bytes_of
-from stackwright.support.config import HarnessConfig
+from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import ConfigError, StepFailed
-from stackwright.support.services import ServiceSpec
-from stackwright.support.steps import StepRunner
+from stackwright.support.steps.cache import TAG, TAG_TEXT, StepCache, bytes_of
+from stackwright.support.steps.runner import StepRunner
 
 from .conftest import alive
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.config import HarnessConfig
-from stackwright.support.database import reset_database
+from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
-from stackwright.support.steps import build_template
+from stackwright.support.processes.database import reset_database
+from stackwright.support.steps.runner import build_template
 
 
 def _config(tmp_path: Path, command: str) -> HarnessConfig:

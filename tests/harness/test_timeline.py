@@ -7,17 +7,16 @@ import calendar
 import time
 from pathlib import Path
 
-from stackwright.support.logs import ReadTimes, read_slice, read_times, times_path
-from stackwright.support.output import MARKER, claim_output_dir
-from stackwright.support.timeline import (
+from stackwright.support.processes.logs import ReadTimes, read_slice, read_times, times_path
+from stackwright.support.results.output import MARKER, claim_output_dir
+from stackwright.support.results.timeline import (
     MAX_ENTRIES,
-    Entry,
     merge,
-    parse_stamp,
     render_html,
     render_text,
     service_entries,
 )
+from stackwright.support.stamps import Entry, parse_stamp
 
 UTC_NOON = calendar.timegm((2026, 11, 21, 12, 0, 0, 0, 0, 0))
 

@@ -1,0 +1,377 @@
+"""Services as data: what one service is, how its command is filled in, and from where.
+
+A team lists its services in ``playwright.ini`` (``services = s3 backend gateway
+frontend``, in start order) and describes each with ``<name>_*`` keys
+(``SERVICE_KEYS``). Nothing here knows any service by name.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stackwright.support.errors import ConfigError
+
+SCOPES = ("worker", "run")
+READY_KINDS = ("http", "tcp", "log", "none")
+#: Placeholders known to every command, run-scoped or not.
+RUN_PLACEHOLDERS = ("python", "host", "root")
+#: Placeholders only a worker's services (and its reset request) know.
+WORKER_PLACEHOLDERS = ("db", "worker", "worker_dir")
+#: The name of the template step, which is not a service.
+TEMPLATE = "template"
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: Per-service ini keys ``<name>_<suffix>``: (suffix, help).
+SERVICE_KEYS: tuple[tuple[str, str], ...] = (
+    (
+        "cmd",
+        "command template; placeholders {python} {host} {port} {root} {db} {worker} "
+        "{worker_dir}, and {<service>_url} {<service>_port} of every service",
+    ),
+    ("cwd", "working directory, relative to the rootdir (default: the rootdir)"),
+    ("env", "extra environment, one KEY=VALUE per line (placeholders and ${VAR} allowed)"),
+    ("ready", "readiness: 'http PATH' (answers 2xx), 'tcp' (default), 'log REGEX' or 'none'"),
+    ("ready_path", "PATH: the same as '<service>_ready = http PATH'"),
+    ("timeout", "seconds to become ready (default: service_timeout)"),
+    ("preload", "modules the preload server imports once per run (a '{python} -m' command)"),
+    ("python", "interpreter of {python} for this service and its preload server"),
+    ("scope", "worker (one per xdist worker, the default) or run (one for the whole run)"),
+    ("cmd_env", "environment variable that replaces the command (default <SERVICE>_CMD)"),
+    ("alt_cmd", "'VARIABLE: command': run this command instead while VARIABLE is set"),
+    (
+        "build",
+        "command run once per run, before any worker, that writes the service's build "
+        "into the folder {build}; the service's command then serves {build}",
+    ),
+    ("build_env", "extra environment of the build, one KEY=VALUE per line"),
+    (
+        "build_inputs",
+        "files, folders or globs (relative to the service's cwd) the build depends on; "
+        "while they are unchanged the build comes from the cache",
+    ),
+    ("build_timeout", "seconds the build may take before it is stopped (default 300)"),
+    ("dev_cmd", "command run instead of the build and <service>_cmd when in dev_services"),
+    ("dev_build", "in dev_services: a command run once per run instead of the build"),
+    ("dev_env", "extra environment in dev_services, of the service and of its dev_build"),
+)
+SERVICE_SUFFIXES = tuple(suffix for suffix, _ in SERVICE_KEYS)
+#: Keys read as lists of KEY=VALUE lines.
+LINELIST_SUFFIXES = ("env", "build_env", "dev_env")
+#: The placeholder of a service's build folder, known to the build and the service.
+BUILD = "build"
+BUILD_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to run one service: configuration, not code."""
+
+    name: str
+    command: str
+    cwd: str = "."
+    env: tuple[tuple[str, str], ...] = ()
+    #: ("http", PATH), ("tcp", ""), ("log", REGEX) or ("none", "").
+    ready: tuple[str, str] = ("tcp", "")
+    timeout: float = 30.0
+    #: Modules the service's preload server imports (``{python} -m`` commands only).
+    preload: tuple[str, ...] = ()
+    scope: str = "worker"
+    #: The interpreter ``{python}`` names for this service (None: the harness's).
+    python: str | None = None
+    #: The run step that writes the folder ``{build}`` this service serves ('' for none).
+    build: str = ""
+    build_env: tuple[tuple[str, str], ...] = ()
+    build_inputs: tuple[str, ...] = ()
+    build_timeout: float = BUILD_TIMEOUT
+    #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
+    dev: bool = False
+
+    @property
+    def interpreter(self) -> str:
+        return self.python or sys.executable
+
+    @property
+    def ready_path(self) -> str:
+        """The HTTP readiness path, or '' when readiness is not HTTP."""
+        return self.ready[1] if self.ready[0] == "http" else ""
+
+    def describe_ready(self) -> str:
+        kind, target = self.ready
+        return f"{kind} {target}".strip()
+
+    def render(
+        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """The argv with placeholders filled in (split first, so paths may hold spaces)
+        and ``${VAR}`` taken from ``inherited``, the environment the service inherits."""
+        values = {"python": self.interpreter, **values}
+        return [
+            fill_text(self.name, "command", self._expand("command", token, inherited), values)
+            for token in split_command(self)
+        ]
+
+    def render_env(
+        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """The extra environment, filled in like the command (``PATH=${PATH}:/opt/bin``)."""
+        values = {"python": self.interpreter, **values}
+        return {
+            key: fill_text(
+                self.name, f"env {key}", self._expand(f"env {key}", value, inherited), values
+            )
+            for key, value in self.env
+        }
+
+    def _expand(self, what: str, template: str, inherited: Mapping[str, str] | None) -> str:
+        """``${VAR}`` from ``inherited``; without it (a check of placeholders only), ''."""
+        try:
+            return expand(template, inherited or {}, strict=inherited is not None)
+        except UnsetVariable as exc:
+            raise ConfigError(f"{self.name} {what} {exc}") from None
+
+
+def url_placeholders(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f"{name}_{part}" for name in names for part in ("url", "port"))
+
+
+def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tuple[str, ...]:
+    """What ``spec``'s command may name: a run-scoped service or the template starts
+    before any worker service, so it sees only the run-scoped services' URLs."""
+    services = list(services)
+    run = [s.name for s in services if s.scope == "run"]
+    if spec.name == TEMPLATE:
+        return (*RUN_PLACEHOLDERS, "db", *url_placeholders(run))
+    build = (BUILD,) if spec.build else ()
+    if spec.scope == "run":
+        return (*RUN_PLACEHOLDERS, "port", *build, *url_placeholders(run))
+    every = [s.name for s in services]
+    return (*RUN_PLACEHOLDERS, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
+
+
+_INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class UnsetVariable(ConfigError):
+    """A ``${VAR}`` whose variable is not set, with no ``:-default``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"names ${{{name}}}, which is not set in the environment or .env.test; set "
+            f"{name}, or write ${{{name}:-}} (or ${{{name}:-default}}) to allow it unset"
+        )
+        self.name = name
+
+
+def expand(template: str, inherited: Mapping[str, str], *, strict: bool = True) -> str:
+    """Replace ``${VAR}`` by the inherited variable and ``${VAR:-text}`` by it or
+    ``text``; an unset ``${VAR}`` raises UnsetVariable (with ``strict``) or is ''."""
+    if "${" not in template:
+        return template
+
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in inherited:
+            found = inherited[name]
+        elif default is not None or not strict:
+            found = default or ""
+        else:
+            raise UnsetVariable(name)
+        return found.replace("{", "{{").replace("}", "}}")
+
+    return _INHERITED.sub(value, template)
+
+
+def split_command(spec: ServiceSpec) -> list[str]:
+    """The command's words, or ConfigError for an empty or badly quoted command."""
+    try:
+        words = shlex.split(spec.command)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the {spec.name} command {spec.command!r} cannot be split: {exc}"
+        ) from None
+    if not words or not words[0].strip():
+        raise ConfigError(
+            f"the {spec.name} command is empty ({spec.command!r} names no program); "
+            "give it a program to run"
+        )
+    return words
+
+
+def check_spec(
+    spec: ServiceSpec,
+    source: str,
+    available: Iterable[str],
+    every: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> ServiceSpec:
+    """Render ``spec`` once with stand-in values, so a bad command stops the run at once
+    (naming ``source``, the setting it came from) instead of failing every test.
+
+    ``available`` is what ``spec`` may name; ``every`` what any command may name, so a
+    run-scoped service naming a worker's URL is told why it cannot. With ``env``, every
+    ``${VAR}`` it names must be set there (or have a ``:-default``).
+    """
+    stand_in = {name: f"<{name}>" for name in available}
+    try:
+        spec.render(stand_in, env)
+        spec.render_env(stand_in, env)
+    except UnknownPlaceholder as exc:
+        if exc.name in set(every) - set(stand_in):
+            raise ConfigError(
+                f"{spec.name} {exc.what} names {{{exc.name}}}, which is not known when it "
+                f"starts (set by {source}): run-scoped services, the template and builds "
+                "start before every worker service, so they can name only run-scoped "
+                "services' URLs (a build: none)"
+            ) from None
+        raise ConfigError(f"{exc} (set by {source})") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (set by {source})") from None
+    return spec
+
+
+class UnknownPlaceholder(ConfigError):
+    def __init__(self, service: str, what: str, name: str, known: Iterable[str]) -> None:
+        listed = ", ".join("{" + key + "}" for key in known)
+        super().__init__(
+            f"{service} {what} uses unknown placeholder {{{name}}}; available: {listed}"
+        )
+        self.what = what
+        self.name = name
+
+
+def fill_text(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
+    """Fill one template (a command word, an env value, a URL) from ``values``."""
+    try:
+        return template.format_map(values)
+    except KeyError as exc:
+        raise UnknownPlaceholder(service, what, str(exc.args[0]), values) from None
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(f"{service} {what} {template!r} is not a valid template: {exc}") from None
+
+
+# -- reading a service from its ini keys ---------------------------------------------------
+
+
+def service_names(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The ``services`` list, in start order; ConfigError when missing or malformed."""
+    words = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw or ())
+    if not words:
+        raise ConfigError(
+            "no services are configured: list them in playwright.ini in start order, "
+            "e.g. 'services = backend gateway frontend', and describe each with "
+            "<name>_cmd, <name>_ready, ... (see docs/adopting.md)"
+        )
+    for name in words:
+        if not _NAME.match(name) or name == TEMPLATE:
+            raise ConfigError(
+                f"services: {name!r} is not a service name; use lower-case letters, digits "
+                f"and '_', starting with a letter (and not {TEMPLATE!r})"
+            )
+    repeated = sorted({name for name in words if words.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"services: {', '.join(repeated)} listed more than once")
+    return tuple(words)
+
+
+def cmd_variable(name: str, configured: str | None = None) -> str:
+    """The environment variable that replaces a service's command."""
+    return (configured or "").strip() or re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_CMD"
+
+
+def stream_variable(name: str) -> str:
+    return f"PLAYWRIGHT_{name.upper()}_LOG_STREAM"
+
+
+def parse_ready(name: str, ready: str | None, ready_path: str | None) -> tuple[str, str]:
+    """``<name>_ready`` (or the older ``<name>_ready_path``) as (kind, target)."""
+    if not (ready or "").strip():
+        path = (ready_path or "").strip()
+        return ("http", path) if path else ("tcp", "")
+    kind, _, target = str(ready).strip().partition(" ")
+    kind, target = kind.lower(), target.strip()
+    if kind.startswith("/"):
+        kind, target = "http", str(ready).strip()
+    if kind not in READY_KINDS:
+        raise ConfigError(
+            f"{name}_ready = {ready!r}: use 'http PATH', 'tcp', 'log REGEX' or 'none'"
+        )
+    if kind == "http" and not target.startswith("/"):
+        raise ConfigError(f"{name}_ready = {ready!r}: give the path, e.g. 'http /health'")
+    if kind == "log":
+        if not target:
+            raise ConfigError(f"{name}_ready = {ready!r}: give the pattern, e.g. 'log listening'")
+        try:
+            re.compile(target)
+        except re.error as exc:
+            raise ConfigError(
+                f"{name}_ready: {target!r} is not a regular expression: {exc}"
+            ) from None
+    return kind, target if kind in ("http", "log") else ""
+
+
+def parse_scope(name: str, raw: str | None) -> str:
+    scope = (raw or "worker").strip().lower()
+    if scope not in SCOPES:
+        raise ConfigError(f"{name}_scope = {raw!r}: use worker or run")
+    return scope
+
+
+def parse_interpreter(name: str, raw: str | None, root: Path, env: Mapping[str, str]) -> str | None:
+    """``<name>_python``: a path (relative to the rootdir) or a program on PATH."""
+    if not (raw or "").strip():
+        return None
+    try:
+        value = expand(str(raw).strip(), env)
+    except UnsetVariable as exc:
+        raise ConfigError(f"{name}_python = {raw!r} {exc}") from None
+    if "/" not in value:
+        found = shutil.which(value, path=env.get("PATH"))
+        if found is None:
+            raise ConfigError(f"{name}_python = {raw!r}: {value} is not on PATH")
+        return found
+    path = Path(root, value)
+    if not path.exists():
+        raise ConfigError(f"{name}_python = {raw!r}: {path} does not exist")
+    return str(path)
+
+
+def parse_alt_command(name: str, raw: str | None) -> tuple[str, str] | None:
+    """``<name>_alt_cmd = VARIABLE: command`` as (VARIABLE, command)."""
+    if not (raw or "").strip():
+        return None
+    variable, sep, command = str(raw).partition(":")
+    if (
+        not sep
+        or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", variable.strip())
+        or not command.strip()
+    ):
+        raise ConfigError(
+            f"{name}_alt_cmd = {raw!r}: write 'VARIABLE: command', "
+            "e.g. 'SSE_GATEWAY_ROOT: node ${SSE_GATEWAY_ROOT}/dist/index.js'"
+        )
+    return variable.strip(), command.strip()
+
+
+def words(raw: str | None) -> tuple[str, ...]:
+    return tuple(word for word in (raw or "").replace(",", " ").split() if word)
+
+
+def env_lines(name: str, lines: Iterable[str] | str) -> tuple[tuple[str, str], ...]:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    pairs = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{name}_env line {line!r} is not KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)

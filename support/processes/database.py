@@ -1,0 +1,74 @@
+"""The seeded template database: built once per run, copied per worker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stackwright.support.config.services import fill_text
+from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.errors import ConfigError, DatabaseResetFailed
+
+RESET_TIMEOUT = 10.0
+
+
+def copy_template(config: HarnessConfig, destination: Path) -> Path:
+    """The worker's own database: a copy of the template (or a new empty path)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(destination.name + "*"):
+        stale.unlink()
+    if config.template_cmd:
+        shutil.copyfile(config.template_path, destination)
+    return destination
+
+
+def reset_database(
+    config: HarnessConfig, values: Mapping[str, str], db_path: Path
+) -> dict[str, Any]:
+    """Restore a worker's seeded data: the configured ``db_reset`` request, else the template.
+
+    Without a request, the template is copied into the live SQLite file with
+    SQLite's backup API, which takes the database's locks like any writer.
+    """
+    if config.db_reset:
+        return _reset_request(config.db_reset, values)
+    if config.template_cmd and config.template_path.exists():
+        source, target = sqlite3.connect(config.template_path), sqlite3.connect(db_path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        return {"status": "restored", "template": str(config.template_path)}
+    raise ConfigError(
+        "fresh_db has nothing to restore from: set db_reset in playwright.ini (the request "
+        "that restores the seeded data, e.g. 'db_reset = POST {backend_url}/testing/reset'), "
+        "or template_db_cmd to build a SQLite template that is copied back"
+    )
+
+
+def _reset_request(template: str, values: Mapping[str, str]) -> dict[str, Any]:
+    method, _, url = template.strip().partition(" ")
+    if not url.strip():
+        method, url = "POST", method
+    method, url = method.upper(), fill_text("db_reset", "URL", url.strip(), values)
+    request = urllib.request.Request(url, method=method, data=None if method == "GET" else b"")
+    try:
+        with urllib.request.urlopen(request, timeout=RESET_TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        answer = exc.read()[:300].decode("utf-8", "replace")
+        raise DatabaseResetFailed(method, url, exc.code, answer) from None
+    except OSError as exc:
+        raise DatabaseResetFailed(method, url, None, str(exc)) from None
+    try:
+        result = json.loads(body) if body.strip() else {}
+    except ValueError:
+        result = {"body": body[:300].decode("utf-8", "replace")}
+    return result if isinstance(result, dict) else {"result": result}

@@ -1,0 +1,42 @@
+"""Is a running service still alive and answering? Checked before each test.
+
+A service that dies or hangs in the middle of a run would otherwise show up
+only as odd failures of the tests after it (timeouts in the page, a proxy
+error, a misleading hint). The check looks at the process first (exit
+status, and its state in /proc: a stopped process is found at once), then asks
+its readiness URL with a short timeout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stackwright.support.processes.readiness import describe_status, http_status, is_ready
+
+#: How long a live service may take to answer its readiness URL between tests.
+ANSWER_TIMEOUT = 5.0
+
+_STATES = {
+    "T": "stopped (SIGSTOP)",
+    "t": "stopped by a debugger",
+    "Z": "a zombie (it exited)",
+    "D": "in uninterruptible sleep (blocked on I/O)",
+}
+
+
+def process_state(pid: int | None) -> str | None:
+    """What is wrong with a process that has not exited, from /proc; None when it runs."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return _STATES.get(state)
+
+
+def unanswered(url: str, *, timeout: float = ANSWER_TIMEOUT) -> str | None:
+    """Why ``url`` gave no 2xx within ``timeout``; None when it did."""
+    status = http_status(url, timeout=timeout)
+    return None if is_ready(status) else describe_status(status)

@@ -1,0 +1,140 @@
+"""Per-test slices of the service logs, found by file offsets.
+
+A slice costs what the test itself logged: we remember each log's size when
+the test starts and read from there when it ends, never the worker's history.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from stackwright.support.text import bounded_tail
+
+
+@dataclass(frozen=True)
+class LogSlice:
+    """The bytes one service logged between two offsets, possibly capped."""
+
+    service: str
+    source: Path
+    start: int
+    end: int
+    text: str
+    omitted: int = 0
+
+    def tail(self, lines: int) -> str:
+        """The last ``lines`` lines, bounded in characters too (see ``bounded_tail``)."""
+        return "\n".join(bounded_tail(self.text, lines))
+
+    def render(self) -> str:
+        """The slice as filed in the test's folder, with a note when it was capped."""
+        if not self.omitted:
+            return self.text
+        note = (
+            f"[... {self.omitted} earlier bytes of this test omitted (slice capped); "
+            f"full log: {self.source}, bytes {self.start}-{self.end}]\n"
+        )
+        return note + self.text
+
+
+#: Beside each service log, ``<log>.times``: one record per chunk read from the service,
+#: (offset in the log where the chunk ends, wall-clock time it was read). It gives a
+#: line without a timestamp of its own the time it was read (see ``support.timeline``).
+TIMES_SUFFIX = ".times"
+_RECORD = struct.Struct("<qd")
+
+
+def times_path(log_path: Path) -> Path:
+    return log_path.with_name(log_path.name + TIMES_SUFFIX)
+
+
+class ReadTimes:
+    """Appends (end offset, time read) records to a log's ``.times`` file."""
+
+    def __init__(self, log_path: Path) -> None:
+        self._file: BinaryIO = times_path(log_path).open("ab", buffering=0)
+
+    def record(self, end_offset: int, when: float) -> None:
+        self._file.write(_RECORD.pack(end_offset, when))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_times(log_path: Path, start: int, end: int) -> list[tuple[int, float]]:
+    """The records of ``log_path`` whose chunk ends after ``start``, up to the first that
+    reaches ``end``: enough to time every byte in between. Empty without a ``.times`` file."""
+    try:
+        data = times_path(log_path).read_bytes()
+    except OSError:
+        return []
+    usable = len(data) - len(data) % _RECORD.size  # a record half-written right now
+    records = list(_RECORD.iter_unpack(data[:usable]))
+    first = bisect.bisect_right(records, start, key=lambda record: record[0])
+    last = bisect.bisect_left(records, end, key=lambda record: record[0])
+    return [(int(offset), when) for offset, when in records[first : last + 1]]
+
+
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def mark(logs: Mapping[str, Path]) -> dict[str, int]:
+    """Current size of every log: the start offsets of a test's slices."""
+    return {name: size_of(path) for name, path in logs.items()}
+
+
+@dataclass(frozen=True)
+class LogMarks:
+    """Where each service log stood when a test's coverage began: its slices start there."""
+
+    offsets: Mapping[str, tuple[Path, int]]
+
+    @classmethod
+    def take(cls, logs: Mapping[str, Path]) -> LogMarks:
+        sizes = mark(logs)
+        return cls({name: (path, sizes[name]) for name, path in logs.items()})
+
+    def read(self, *, cap_bytes: int) -> list[LogSlice]:
+        """What each log gained since its mark (each log that exists)."""
+        return [
+            read_slice(name, path, start, cap_bytes=cap_bytes)
+            for name, (path, start) in self.offsets.items()
+            if path.exists()
+        ]
+
+
+def read_slice(service: str, path: Path, start: int, *, cap_bytes: int) -> LogSlice:
+    """What ``path`` gained since ``start``; the last ``cap_bytes`` of it when larger."""
+    end = size_of(path)
+    if end < start:  # the file was replaced (a restarted stack): take it whole
+        start = 0
+    begin = max(start, end - cap_bytes)
+    with path.open("rb") as handle:
+        handle.seek(begin)
+        data = handle.read(end - begin)
+    if begin > start:  # do not begin in the middle of a line
+        cut = data.find(b"\n")
+        if 0 <= cut < len(data) - 1:
+            begin += cut + 1
+            data = data[cut + 1 :]
+    return LogSlice(service, path, start, end, data.decode("utf-8", "replace"), begin - start)
+
+
+def file_slices(slices: list[LogSlice], folder: Path) -> list[Path]:
+    """Write each slice as ``<service>.log`` into the test's output folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for piece in slices:
+        target = folder / f"{piece.service}.log"
+        target.write_text(piece.render(), encoding="utf-8")
+        written.append(target)
+    return written

@@ -1,0 +1,184 @@
+"""Run-scoped services, watched like a worker's: one that goes down is restarted by the
+controller, and every worker names it before its next test that uses the stack.
+
+The run's services are the controller's children, which a worker cannot wait on. The
+controller publishes what workers need in ``run/state.json``, beside their logs:
+their pids, a generation that grows with each restart, why the last restart happened,
+and, if they could not be restarted, why. A worker reads it before each test that
+uses the stack (a small file), and looks at the pids itself, so a death is seen
+before the controller's next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Self
+
+from stackwright.support.errors import HarnessError
+from stackwright.support.processes.stack import Stack
+
+STATE_FILE = "state.json"
+#: How often the controller looks at the run's services (a look costs a /proc read).
+POLL_SECONDS = 0.2
+
+
+def state_path(services_dir: Path) -> Path:
+    return services_dir / "run" / STATE_FILE
+
+
+class RunServiceDown(HarnessError):
+    """A run-scoped service went down since this worker's last test; the message is the
+    controller's (the service, how it ended, its log tail) and what happens next."""
+
+
+@dataclass
+class RunState:
+    """What the controller publishes about the run's services."""
+
+    generation: int = 0
+    pids: dict[str, int] = field(default_factory=dict)
+    #: Why the last restart happened: the service, how it ended, its log's tail.
+    down: str = ""
+    #: Why the services could not be restarted; they stay down for the rest of the run.
+    failed: str = ""
+
+    def write(self, path: Path) -> None:
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        os.replace(partial, path)
+
+    @classmethod
+    def read(cls, path: Path) -> RunState | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                generation=int(data["generation"]),
+                pids={str(k): int(v) for k, v in data["pids"].items()},
+                down=str(data["down"]),
+                failed=str(data["failed"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+class RunWatch:
+    """Controller: polls the run's services and restarts them all when one goes down."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        path: Path,
+        *,
+        on_event: Callable[[str], None],
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        self.stack = stack
+        self.path = path
+        self.on_event = on_event
+        self.poll = poll
+        self.state = RunState()
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        self.state.pids = self._pids()
+        self.state.write(self.path)
+        self._thread = threading.Thread(target=self._watch, name="run-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def _pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.stack.processes.items() if p.pid is not None}
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll):
+            problem = self.stack.health(ask=False)
+            if problem is None or self._stop.is_set():
+                continue
+            if not self._restart(str(problem), problem.casualty()):
+                return
+
+    def _restart(self, down: str, casualty: str) -> bool:
+        """Restart the run's services; False when they could not be (the run is told)."""
+        self.restarts += 1
+        self.on_event(casualty)
+        try:
+            self.stack.restart()
+        except HarnessError as exc:
+            self.state.failed = (
+                f"{down}\nThe controller could not restart the run's services:\n{exc}"
+            )
+            self.state.write(self.path)
+            self.on_event(f"run: stack failed to restart ({type(exc).__name__}); tests "
+                          "that use the stack fail for the rest of the run")  # fmt: skip
+            return False
+        self.state = RunState(self.state.generation + 1, self._pids(), down)
+        self.state.write(self.path)
+        self.on_event(f"run: {self.stack.report.summary()} (restarted {self.restarts}x)")
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
+class RunServicesView:
+    """Worker: the run's services as the controller publishes them."""
+
+    def __init__(self, path: Path, *, restart_timeout: float) -> None:
+        self.path = path
+        self.restart_timeout = restart_timeout
+        self._seen: int | None = None
+
+    def check(self) -> None:
+        """Raise RunServiceDown when a run-scoped service went down since the last check
+        (waiting first for the controller's restart), or cannot be restarted."""
+        state = RunState.read(self.path)
+        if state is None:
+            return
+        if self._seen is None:
+            self._seen = state.generation
+        if not state.failed and any(_gone(pid) for pid in state.pids.values()):
+            state = self._await_restart(state)
+        if state.failed:
+            raise RunServiceDown(state.failed)
+        if state.generation > self._seen:
+            self._seen = state.generation
+            raise RunServiceDown(
+                f"{state.down}\nThe controller restarted the run's services on the same "
+                "ports; this worker's next test uses them."
+            )
+
+    def _await_restart(self, state: RunState) -> RunState:
+        deadline = time.monotonic() + self.restart_timeout + 2 * POLL_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS / 4)
+            newer = RunState.read(self.path)
+            if newer is not None and (newer.failed or newer.generation > state.generation):
+                return newer
+        gone = ", ".join(f"{n} (pid {p})" for n, p in state.pids.items() if _gone(p))
+        return RunState(
+            state.generation,
+            state.pids,
+            failed=f"the run's services {gone} went down, and the controller did not restart "
+            f"them within {self.restart_timeout:g} s. Log: {self.path.parent}",
+        )
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie too) or is stopped."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("T", "t", "Z", "X")

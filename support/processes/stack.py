@@ -1,0 +1,427 @@
+"""A stack: the configured services of one scope, started together.
+
+A worker's stack holds the worker-scoped services (one set per xdist worker,
+with its own database); the run's stack, started by the controller before any
+worker, holds the run-scoped ones (stand-ins for object storage, mail, a queue).
+
+Ports are chosen first, so every URL is known before anything starts and the
+services boot in parallel: the stack is ready when its slowest service is. A
+service that loses its port to another process is retried on new ports, within
+one deadline for the whole start, on one clock for processes and probes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.errors import (
+    ExitedBeforeReady,
+    NodeModulesMissing,
+    PortUnavailable,
+    ReadinessRejected,
+    ReadinessTimeout,
+    ServiceDown,
+    ServiceError,
+    WorkingDirectoryMissing,
+    tail_of,
+)
+from stackwright.support.processes.database import copy_template
+from stackwright.support.processes.health import ANSWER_TIMEOUT, process_state, unanswered
+from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
+from stackwright.support.processes.process import LineSink, ServiceProcess
+from stackwright.support.processes.readiness import (
+    HttpProbe,
+    LogProbe,
+    NoProbe,
+    TcpProbe,
+    tcp_refusal,
+)
+
+Probe = HttpProbe | TcpProbe | LogProbe | NoProbe
+PORT_ATTEMPTS = 3
+#: How long a readiness URL may answer one unchanging 4xx before the start fails.
+REFUSED_LIMIT = 3.0
+STOP_GRACE = 5.0
+
+
+class _PortLost(Exception):
+    def __init__(self, service: str, port: int) -> None:
+        super().__init__(service, port)
+        self.service = service
+        self.port = port
+
+
+@dataclass
+class StartReport:
+    """How long each service took to answer its readiness URL, in seconds."""
+
+    services: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+    attempts: int = 1
+    #: Services forked by the preload server rather than started with exec.
+    preloaded: set[str] = field(default_factory=set)
+
+    def summary(self) -> str:
+        parts = " ".join(
+            f"{name} {seconds:.2f}s" + (" preloaded" if name in self.preloaded else "")
+            for name, seconds in self.services.items()
+        )
+        return f"stack ready in {self.total:.2f}s ({parts})" + (
+            f" after {self.attempts} port attempts" if self.attempts > 1 else ""
+        )
+
+
+class Stack:
+    """The services of one scope, each on its own port; a worker's has its own database."""
+
+    def __init__(
+        self,
+        config: HarnessConfig,
+        *,
+        worker: str = "gw0",
+        worker_index: int = 0,
+        scope: str = "worker",
+        base_env: Mapping[str, str] | None = None,
+        on_line: LineSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sequential: bool = False,
+    ) -> None:
+        self.config = config
+        self.scope = scope
+        self.specs = config.scoped(scope)
+        self.worker = worker if scope == "worker" else "run"
+        self.worker_dir = config.services_dir / self.worker
+        self.db_path = self.worker_dir / "app.sqlite"
+        block = worker_index if scope == "worker" else config.run_block
+        self.ports = PortAllocator(config.port_base, block, config.port_block, host=config.host)
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.on_line = on_line
+        self.clock = clock
+        self.sequential = sequential
+        self.processes: dict[str, ServiceProcess] = {}
+        self.urls: dict[str, str] = {}
+        #: The port of each service, once chosen; a restart keeps them.
+        self.ports_in_use: dict[str, int] = {}
+        self.report = StartReport()
+
+    # -- what a test sees ------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        """The base URL of any configured service, this stack's or the run's."""
+        if name in self.urls:
+            return self.urls[name]
+        if name in self.config.run_urls:
+            return self.config.run_urls[name]
+        known = ", ".join([*self.urls, *self.config.run_urls]) or "none yet"
+        raise KeyError(f"no service named {name!r} has a URL (known: {known})")
+
+    @property
+    def log_paths(self) -> dict[str, Path]:
+        """Every service log a test's slice covers: this stack's, and the run's services'
+        (whose lines come from every worker)."""
+        paths = {spec.name: self._log_path(spec.name) for spec in self.specs}
+        if self.scope == "worker":
+            run_dir = self.config.services_dir / "run"
+            for spec in self.config.scoped("run"):
+                paths[spec.name] = run_dir / f"{spec.name}.log"
+        return paths
+
+    def _log_path(self, name: str) -> Path:
+        """The log of one of this stack's own services."""
+        return self.worker_dir / f"{name}.log"
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start every service and wait until each is ready; stop them all on failure."""
+        return self._boot(None)
+
+    def restart(self) -> Self:
+        """Stop every service and start them again on the same ports, with a fresh database.
+
+        The ports stay: the worker's pages and fixtures already hold its URLs.
+        """
+        ports = dict(self.ports_in_use)
+        self.stop()
+        self.report = StartReport()
+        return self._boot(ports)
+
+    def _boot(self, fixed_ports: dict[str, int] | None) -> Self:
+        started = self.clock()
+        # One deadline for the whole start, port retries included.
+        deadline = started + max((spec.timeout for spec in self.specs), default=0.0)
+        if self.scope == "worker":
+            copy_template(self.config, self.db_path)
+        for spec in self.specs:
+            self._check_node_modules(spec)
+            self._check_cwd(spec)
+        try:
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                self.report.attempts = attempt
+                try:
+                    self._start_once(fixed_ports or self._new_ports(), deadline)
+                    break
+                except _PortLost as lost:
+                    self.stop()
+                    if attempt == PORT_ATTEMPTS or fixed_ports or self.clock() > deadline:
+                        raise self._port_error(lost, attempt, restart=bool(fixed_ports)) from None
+        except BaseException:
+            self.stop()
+            raise
+        self.report.total = self.clock() - started
+        return self
+
+    def _new_ports(self) -> dict[str, int]:
+        try:
+            return {spec.name: self.ports.take() for spec in self.specs}
+        except PortsExhausted as exc:
+            raise PortsExhausted(f"the stack of {self.worker} cannot start: {exc}") from None
+
+    def _port_error(self, lost: _PortLost, attempt: int, *, restart: bool) -> ServiceError:
+        hint = "stop whatever keeps taking ports in this range, or run again"
+        if restart:
+            hint = (
+                "another process took the port while the stack restarted; the rest of "
+                "this worker's tests fail with this message. " + hint
+            )
+        return self._error(
+            PortUnavailable, lost.service, port=lost.port, attempts=attempt, hint=hint
+        )
+
+    def _start_once(self, ports: dict[str, int], deadline: float) -> None:
+        self.ports_in_use = ports
+        self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
+        probes: dict[str, Probe] = {}
+        for spec in self.specs:
+            process = self.processes[spec.name] = self._spawn(spec, ports[spec.name])
+            probes[spec.name] = self._probe(spec, ports[spec.name], process)
+            if self.sequential:
+                self._wait_ready({spec.name: probes[spec.name]}, ports, deadline)
+        self._wait_ready(probes, ports, deadline)
+
+    def _probe(self, spec: ServiceSpec, port: int, process: ServiceProcess) -> Probe:
+        kind, target = spec.ready
+        if kind == "http":
+            return HttpProbe(self.urls[spec.name] + target, clock=self.clock)
+        if kind == "tcp":
+            return TcpProbe(self.config.host, port, clock=self.clock)
+        if kind == "log":
+            return LogProbe(process.log_path, target, offset=process.log_offset, clock=self.clock)
+        return NoProbe(clock=self.clock)
+
+    def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
+        values = self._placeholders(port)
+        if spec.build:
+            values["build"] = str(self.config.build_dir(spec.name))
+        env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
+        process = ServiceProcess(
+            spec.name,
+            spec.render(values, self.base_env),
+            log_path=self._log_path(spec.name),
+            cwd=self._cwd(spec),
+            env=env,
+            on_line=self.on_line,
+            preload=self.config.preload_addresses.get(spec.name),
+            preload_timeout=spec.timeout,
+            clock=self.clock,
+        )
+        try:
+            return process.start()
+        except ServiceError as exc:
+            exc.worker = self.worker
+            raise
+
+    def _placeholders(self, port: int) -> dict[str, str]:
+        return {**self.placeholders(), "port": str(port)}
+
+    def placeholders(self) -> dict[str, str]:
+        """What a template may name here: every URL and port known, and for a worker
+        its database and folder."""
+        values = self.config.run_values()
+        for name, port in self.ports_in_use.items():
+            values[f"{name}_url"] = self.urls[name]
+            values[f"{name}_port"] = str(port)
+        if self.scope == "worker":
+            values.update(db=str(self.db_path), worker=self.worker, worker_dir=str(self.worker_dir))
+        return values
+
+    def _wait_ready(self, probes: dict[str, Probe], ports: dict[str, int], deadline: float) -> None:
+        while True:
+            waiting = [name for name, probe in probes.items() if probe.ready_at is None]
+            if not waiting:
+                return
+            for name in waiting:
+                self._check_one(name, probes[name], ports[name], deadline)
+            pending = [p.next_at for p in probes.values() if p.ready_at is None]
+            if pending:
+                time.sleep(max(0.001, min(pending) - self.clock()))
+
+    def _check_one(self, name: str, probe: Probe, port: int, deadline: float) -> None:
+        process = self.processes[name]
+        code = process.exit_code()
+        if code is not None:
+            if not is_free(port, self.config.host):
+                raise _PortLost(name, port)
+            process.wait_drained()
+            raise self._error(ExitedBeforeReady, name, exit_code=code, hint=_exit_hint(name))
+        if probe.due() and probe.poll():
+            self.report.services[name] = probe.ready_at - process.started_at  # type: ignore[operator]
+            if process.preloaded:
+                self.report.preloaded.add(name)
+            return
+        spec = self.config.service(name)
+        if probe.refused_for() >= REFUSED_LIMIT and isinstance(probe.last, int):
+            raise self._error(
+                ReadinessRejected,
+                name,
+                status=probe.last,
+                seconds=probe.refused_for(),
+                hint=f"set {name}_ready in playwright.ini to 'http PATH' with a path that "
+                "answers 2xx once the service is ready",
+            )
+        now = self.clock()
+        if now - process.started_at > spec.timeout or now > deadline:
+            raise self._error(
+                ReadinessTimeout,
+                name,
+                timeout=spec.timeout,
+                pid=process.pid,
+                last_status=probe.describe_last(),
+                hint=f"run the command above by hand, or raise {name}_timeout in "
+                "playwright.ini (or --service-timeout)",
+            )
+
+    def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
+        process = self.processes.get(name)
+        spec = self.config.service(name)
+        path = spec.ready_path
+        probe_lines = (f"GET {path} ", f"GET {path}?") if path else ()
+        log_path = self._log_path(name)
+        return kind(
+            service=name,
+            worker=self.worker,
+            command=process.command if process else [spec.command],
+            log_path=log_path,
+            url=self.urls.get(name, "") + path,
+            ready=spec.describe_ready(),
+            log_tail=tail_of(log_path, skip=probe_lines),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def _check_node_modules(self, spec: ServiceSpec) -> None:
+        cwd = self._cwd(spec)
+        if (cwd / "package.json").exists() and not (cwd / "node_modules").is_dir():
+            raise NodeModulesMissing(
+                service=spec.name,
+                worker=self.worker,
+                command=[spec.command],
+                directory=cwd,
+                hint=f"run 'npm ci' in {cwd} (or 'make setup')",
+            )
+
+    def _cwd(self, spec: ServiceSpec) -> Path:
+        return Path(self.config.root, spec.cwd)
+
+    def _check_cwd(self, spec: ServiceSpec) -> None:
+        cwd = self._cwd(spec)
+        if not cwd.is_dir():
+            raise WorkingDirectoryMissing(
+                service=spec.name,
+                worker=self.worker,
+                command=[spec.command],
+                directory=cwd,
+                hint=f"create it, or fix {spec.name}_cwd in playwright.ini "
+                "(a relative path starts at the rootdir)",
+            )
+
+    def health(self, *, ask: bool = True, timeout: float = ANSWER_TIMEOUT) -> ServiceDown | None:
+        """Why the running stack cannot serve the next test, or None when every service can.
+
+        The processes are looked at first (an exit or a stopped process is seen at
+        once); then, with ``ask``, each readiness URL must answer 2xx within ``timeout``.
+        """
+        for name, process in self.processes.items():
+            code = process.exit_code()
+            if code is not None:
+                process.wait_drained()
+                return self._down(name, exit_code=code)
+            state = process_state(process.pid)
+            if state is not None:
+                return self._down(name, state=f"the process (pid {process.pid}) is {state}")
+        for name, process in self.processes.items() if ask else ():
+            why, what = self._unanswered(name, timeout)
+            if why is not None:
+                state = process_state(process.pid) or "still running"
+                return self._down(
+                    name,
+                    state=f"{what} gave {why} (limit {timeout:g} s); "
+                    f"the process (pid {process.pid}) is {state}",
+                )
+        return None
+
+    def _unanswered(self, name: str, timeout: float) -> tuple[str | None, str]:
+        """Why a running service does not answer as its readiness says it should."""
+        kind, path = self.config.service(name).ready
+        if kind == "http":
+            url = self.urls[name] + path
+            return unanswered(url, timeout=timeout), f"GET {url}"
+        if kind == "tcp":
+            port = self.ports_in_use[name]
+            return tcp_refusal(self.config.host, port, timeout=timeout), f"connecting to {port}"
+        return None, ""
+
+    def _down(self, name: str, **fields: object) -> ServiceDown:
+        hint = (
+            "read the log above: it ends where the service went down. This worker "
+            "restarts its stack (same ports, fresh database) before its next test"
+        )
+        if self.scope == "run":
+            hint = (
+                "read the log above: it ends where the service went down. The controller "
+                "restarts the run's services (same ports) at once"
+            )
+        return self._error(ServiceDown, name, hint=hint, **fields)  # type: ignore[return-value]
+
+    def sync_logs(self) -> None:
+        """Wait until everything the services have written so far is in their log files."""
+        for process in self.processes.values():
+            process.sync()
+
+    def stop(self) -> dict[str, int | None]:
+        """Stop the services in the reverse of their start order; idempotent."""
+        codes = {}
+        for name in reversed([spec.name for spec in self.specs]):
+            process = self.processes.pop(name, None)
+            if process is not None:
+                codes[name] = process.stop(STOP_GRACE)
+        return codes
+
+    def remove_files(self) -> None:
+        shutil.rmtree(self.worker_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _exit_hint(name: str) -> str:
+    return (
+        f"read the {name} log above; run the command by hand to reproduce, "
+        "or check the command and environment in playwright.ini"
+    )

@@ -1,0 +1,199 @@
+"""Run steps: commands run once per run whose output every worker uses.
+
+Two kinds today: the seeded template database (``template_db_cmd``, written to
+``{db}``) and a service's build (``<name>_build``, written to the folder
+``{build}``, which the service's command then serves). With declared inputs, a
+step's output comes from the cache (``support.cache``) when the command, its
+environment and the inputs' contents are what they were when it was stored.
+
+A step writes into a partial path beside its target and is renamed into place
+only when it succeeded, so a failed or interrupted step never leaves an output
+that looks whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from stackwright.support.config.services import expand
+from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.config.steps import RunStep
+from stackwright.support.errors import ConfigError
+from stackwright.support.processes import parent_death as pdeath
+from stackwright.support.steps.cache import Key, StepCache, file_lock, input_files, remove_path
+
+
+def step_key(step: RunStep, root: Path, env: Mapping[str, str]) -> Key:
+    """The cache key: the command, its environment (``${VAR}`` expanded), the
+    interpreter, the working directory, and every input file's content."""
+    spec = step.spec
+    recipe = {
+        "command": spec.command,
+        "environment": json.dumps([(k, expand(v, env)) for k, v in spec.env]),
+        "interpreter": spec.interpreter,
+        "working directory": spec.cwd,
+    }
+    return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
+
+
+class StepRunner:
+    """Runs a run's steps (from several threads at once), and stops them all on cancel."""
+
+    def __init__(
+        self, services_dir: Path, root: Path, env: Mapping[str, str], cache: StepCache
+    ) -> None:
+        self.services_dir = services_dir
+        self.root = root
+        self.env = dict(env)
+        self.cache = cache
+        self._children: set[subprocess.Popen[bytes]] = set()
+        self._guard = threading.Lock()
+        self._cancelled = False
+
+    def run(self, step: RunStep, values: Mapping[str, str]) -> str:
+        """Make ``step``'s output at its target; the summary line says how, and how long.
+
+        ``values`` are the placeholders the command may name (the run's). Safe to call
+        from several processes for one target: a lock makes one build and the others
+        reuse its output.
+        """
+        started = time.perf_counter()
+        target = self.services_dir / step.target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(target.with_name(f".{target.name}.lock")):
+            if target.exists():
+                return f"{step.what}: already in {target}"
+            if not self.cache.enabled:
+                self._build(step, target, values)
+                verb, why = "built", "cache off"
+            elif not step.inputs:
+                self._build(step, target, values)
+                verb, why = "built", f"not cached: set {step.inputs_key} to cache it"
+            else:
+                verb, why = self._from_cache_or_build(step, target, values)
+        return f"{step.what}: {verb} in {time.perf_counter() - started:.2f}s ({why})"
+
+    def _from_cache_or_build(
+        self, step: RunStep, target: Path, values: Mapping[str, str]
+    ) -> tuple[str, str]:
+        """(what happened, why): taken from the cache, or built and stored."""
+        self.cache.open()
+        key = step_key(step, self.root, self.env)
+        with self.cache.claim(step.name, key):
+            missed = self.cache.fetch(step.name, key, target)
+            if missed is None:
+                return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
+            self._build(step, target, values)
+            if step_key(step, self.root, self.env).digest != key.digest:
+                return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
+            self.cache.store(step.name, key, target)
+            return "built", f"cache miss: {missed}"
+
+    def _build(self, step: RunStep, target: Path, values: Mapping[str, str]) -> None:
+        partial = target.with_name(f".{target.name}.building")
+        remove_path(partial)
+        if step.placeholder == "build":
+            partial.mkdir(parents=True)
+        try:
+            spec = step.spec
+            filled = {**values, step.placeholder: str(partial)}
+            command = spec.render(filled, self.env)
+            env = {**self.env, **spec.render_env(filled, self.env)}
+            code, output = self._run(command, Path(self.root, spec.cwd), env, step)
+            made = partial.exists() and (not partial.is_dir() or any(partial.iterdir()))
+            if code != 0 or not made:
+                raise step.failed(command, code, output, missing=partial if code == 0 else None)
+            remove_path(target)
+            os.replace(partial, target)
+        finally:
+            remove_path(partial)
+
+    def _run(
+        self, command: list[str], cwd: Path, env: Mapping[str, str], step: RunStep
+    ) -> tuple[int | None, str]:
+        """Run one command in its own process group; stop the group on a time-out or cancel.
+
+        The group's leader is ``group_guard.py``, which takes the whole group down when
+        this process dies, however it dies (kill -9 included)."""
+        if not cwd.is_dir():
+            raise ConfigError(
+                f"the working directory of {step.what}, {cwd}, does not exist; fix "
+                f"{step.cwd_key} in playwright.ini (relative paths start at the rootdir)"
+            )
+        try:
+            child = pdeath.popen(
+                [sys.executable, "-I", "-S", str(pdeath.GROUP_GUARD), str(os.getpid()), *command],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise step.failed(command, None, f"cannot run {command[0]}: {exc}") from None
+        with self._guard:
+            if self._cancelled:
+                _kill(child)
+            self._children.add(child)
+        try:
+            output, _ = child.communicate(timeout=step.spec.timeout)
+        except subprocess.TimeoutExpired:
+            _kill(child)
+            output, _ = child.communicate()
+            raise step.failed(
+                command, None, output.decode("utf-8", "replace"), timeout=step.spec.timeout
+            ) from None
+        except BaseException:
+            _kill(child)
+            raise
+        finally:
+            with self._guard:
+                self._children.discard(child)
+        return child.returncode, output.decode("utf-8", "replace")
+
+    def cancel(self) -> None:
+        """Stop every step still running (Ctrl-C, or another part of the run failed)."""
+        with self._guard:
+            self._cancelled = True
+            for child in self._children:
+                _kill(child)
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+
+
+def build_template(
+    config: HarnessConfig, env: Mapping[str, str] | None = None, cache: StepCache | None = None
+) -> float | None:
+    """Build ``config.template_path`` with the template step; seconds taken, None if none.
+
+    The command runs in ``template_db_cwd`` with ``env`` (the run's environment,
+    .env.test included) plus ``template_db_env``, may name the run-scoped
+    services' URLs, and is stopped, with its whole process group, after
+    ``config.template_timeout`` seconds. Without ``cache`` nothing is cached. Safe
+    to call from several processes: a lock makes one build and the others reuse it.
+    """
+    step = config.template_step
+    if step is None:
+        return None
+    started = time.perf_counter()
+    runner = StepRunner(
+        config.services_dir,
+        Path(config.root),
+        os.environ if env is None else env,
+        cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
+    )
+    runner.run(step, config.run_values())
+    return time.perf_counter() - started
