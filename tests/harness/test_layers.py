@@ -105,7 +105,7 @@ def test_the_import_graph_has_no_circle() -> None:
 
     def visit(module: str) -> None:
         if module in path:
-            cycle = path[path.index(module) :] + [module]
+            cycle = [*path[path.index(module) :], module]
             raise AssertionError("import circle: " + " -> ".join(cycle))
         if module in done:
             return
