@@ -60,8 +60,8 @@ class ServiceError(HarnessError):
     url: str | None = None
     hint: str = ""
     log_tail: list[str] = field(default_factory=list)
-    #: The service's readiness as configured: 'http /health', 'tcp', 'log REGEX', 'none'.
-    ready: str = ""
+    #: What readiness waits for, in words (``support.readiness``): 'a 2xx from GET ...'.
+    waits_for: str = "its readiness check"
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -70,15 +70,6 @@ class ServiceError(HarnessError):
 
     def headline(self) -> str:
         raise NotImplementedError
-
-    def awaited(self) -> str:
-        """What readiness waited for, in words."""
-        kind, _, target = self.ready.partition(" ")
-        if kind == "tcp":
-            return f"a connection to {self.url}"
-        if kind == "log":
-            return f"a log line matching {target!r}"
-        return f"a 2xx from GET {self.url}"
 
     def __str__(self) -> str:
         parts = [f"{self.service} ({self.worker}) {self.headline()}"]
@@ -106,7 +97,7 @@ class ExitedBeforeReady(ServiceError):
 
     def headline(self) -> str:
         code = "with no exit code" if self.exit_code is None else describe_exit(self.exit_code)
-        return f"{code} before it was ready (waiting for {self.awaited()})."
+        return f"{code} before it was ready (waiting for {self.waits_for})."
 
 
 @dataclass
@@ -130,8 +121,9 @@ class ReadinessTimeout(ServiceError):
     last_status: str = "no answer"
 
     def headline(self) -> str:
+        awaited = self.waits_for.removeprefix("a ").removeprefix("an ")
         return (
-            f"was not ready within {self.timeout:.1f} s: no {self.awaited().removeprefix('a ')} "
+            f"was not ready within {self.timeout:.1f} s: no {awaited} "
             f"(last: {self.last_status}); the process is still running (pid {self.pid})."
         )
 

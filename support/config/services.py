@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackwright.support.errors import ConfigError
+from stackwright.support.readiness import KINDS, usages
 
 SCOPES = ("worker", "run")
-READY_KINDS = ("http", "tcp", "log", "none")
 #: Placeholders known to every command, run-scoped or not.
 RUN_PLACEHOLDERS = ("python", "host", "root")
 #: Placeholders only a worker's services (and its reset request) know.
@@ -36,7 +36,7 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
     ),
     ("cwd", "working directory, relative to the rootdir (default: the rootdir)"),
     ("env", "extra environment, one KEY=VALUE per line (placeholders and ${VAR} allowed)"),
-    ("ready", "readiness: 'http PATH' (answers 2xx), 'tcp' (default), 'log REGEX' or 'none'"),
+    ("ready", f"readiness: {usages()} (default 'tcp'; see support/readiness.py)"),
     ("ready_path", "PATH: the same as '<service>_ready = http PATH'"),
     ("timeout", "seconds to become ready (default: service_timeout)"),
     ("preload", "modules the preload server imports once per run (a '{python} -m' command)"),
@@ -95,15 +95,6 @@ class ServiceSpec:
     @property
     def interpreter(self) -> str:
         return self.python or sys.executable
-
-    @property
-    def ready_path(self) -> str:
-        """The HTTP readiness path, or '' when readiness is not HTTP."""
-        return self.ready[1] if self.ready[0] == "http" else ""
-
-    def describe_ready(self) -> str:
-        kind, target = self.ready
-        return f"{kind} {target}".strip()
 
     def render(
         self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
@@ -289,7 +280,8 @@ def stream_variable(name: str) -> str:
 
 
 def parse_ready(name: str, ready: str | None, ready_path: str | None) -> tuple[str, str]:
-    """``<name>_ready`` (or the older ``<name>_ready_path``) as (kind, target)."""
+    """``<name>_ready`` (or the older ``<name>_ready_path``) as (kind, target); the kinds
+    are ``support.readiness``'s."""
     if not (ready or "").strip():
         path = (ready_path or "").strip()
         return ("http", path) if path else ("tcp", "")
@@ -297,22 +289,12 @@ def parse_ready(name: str, ready: str | None, ready_path: str | None) -> tuple[s
     kind, target = kind.lower(), target.strip()
     if kind.startswith("/"):
         kind, target = "http", str(ready).strip()
-    if kind not in READY_KINDS:
-        raise ConfigError(
-            f"{name}_ready = {ready!r}: use 'http PATH', 'tcp', 'log REGEX' or 'none'"
-        )
-    if kind == "http" and not target.startswith("/"):
-        raise ConfigError(f"{name}_ready = {ready!r}: give the path, e.g. 'http /health'")
-    if kind == "log":
-        if not target:
-            raise ConfigError(f"{name}_ready = {ready!r}: give the pattern, e.g. 'log listening'")
-        try:
-            re.compile(target)
-        except re.error as exc:
-            raise ConfigError(
-                f"{name}_ready: {target!r} is not a regular expression: {exc}"
-            ) from None
-    return kind, target if kind in ("http", "log") else ""
+    if kind not in KINDS:
+        raise ConfigError(f"{name}_ready = {ready!r}: use {usages()}")
+    problem = KINDS[kind].problem(target)
+    if problem:
+        raise ConfigError(f"{name}_ready = {ready!r}: {problem}")
+    return kind, target if KINDS[kind].takes_target else ""
 
 
 def parse_scope(name: str, raw: str | None) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackwright.support.processes.readiness import describe_status, http_status, is_ready
-
 #: How long a live service may take to answer its readiness URL between tests.
 ANSWER_TIMEOUT = 5.0
 
@@ -34,9 +32,3 @@ def process_state(pid: int | None) -> str | None:
         return None
     state = stat.rsplit(")", 1)[1].split()[0]
     return _STATES.get(state)
-
-
-def unanswered(url: str, *, timeout: float = ANSWER_TIMEOUT) -> str | None:
-    """Why ``url`` gave no 2xx within ``timeout``; None when it did."""
-    status = http_status(url, timeout=timeout)
-    return None if is_ready(status) else describe_status(status)

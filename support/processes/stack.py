@@ -35,18 +35,11 @@ from stackwright.support.errors import (
     tail_of,
 )
 from stackwright.support.processes.database import copy_template
-from stackwright.support.processes.health import ANSWER_TIMEOUT, process_state, unanswered
+from stackwright.support.processes.health import ANSWER_TIMEOUT, process_state
 from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
 from stackwright.support.processes.process import LineSink, ServiceProcess
-from stackwright.support.processes.readiness import (
-    HttpProbe,
-    LogProbe,
-    NoProbe,
-    TcpProbe,
-    tcp_refusal,
-)
+from stackwright.support.readiness import Probe, Where, kind_of
 
-Probe = HttpProbe | TcpProbe | LogProbe | NoProbe
 PORT_ATTEMPTS = 3
 #: How long a readiness URL may answer one unchanging 4xx before the start fails.
 REFUSED_LIMIT = 3.0
@@ -210,13 +203,22 @@ class Stack:
 
     def _probe(self, spec: ServiceSpec, port: int, process: ServiceProcess) -> Probe:
         kind, target = spec.ready
-        if kind == "http":
-            return HttpProbe(self.urls[spec.name] + target, clock=self.clock)
-        if kind == "tcp":
-            return TcpProbe(self.config.host, port, clock=self.clock)
-        if kind == "log":
-            return LogProbe(process.log_path, target, offset=process.log_offset, clock=self.clock)
-        return NoProbe(clock=self.clock)
+        check = kind_of(kind).checker(self._where(spec.name, process), target)
+        return Probe(check, clock=self.clock)
+
+    def _where(self, name: str, process: ServiceProcess | None = None) -> Where:
+        """What a readiness check of ``name`` may look at."""
+        process = process or self.processes.get(name)
+        spec = self.config.service(name)
+        return Where(
+            url=self.urls.get(name, ""),
+            host=self.config.host,
+            port=self.ports_in_use.get(name, 0),
+            log_path=self._log_path(name),
+            log_offset=process.log_offset if process is not None else 0,
+            cwd=self._cwd(spec),
+            env=(process.env if process is not None and process.env is not None else {}),
+        )
 
     def _spawn(self, spec: ServiceSpec, port: int) -> ServiceProcess:
         values = self._placeholders(port)
@@ -303,17 +305,16 @@ class Stack:
     def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
         process = self.processes.get(name)
         spec = self.config.service(name)
-        path = spec.ready_path
-        probe_lines = (f"GET {path} ", f"GET {path}?") if path else ()
+        readiness, target = kind_of(spec.ready[0]), spec.ready[1]
         log_path = self._log_path(name)
         return kind(
             service=name,
             worker=self.worker,
             command=process.command if process else [spec.command],
             log_path=log_path,
-            url=self.urls.get(name, "") + path,
-            ready=spec.describe_ready(),
-            log_tail=tail_of(log_path, skip=probe_lines),
+            url=self.urls.get(name, "") + (target if spec.ready[0] == "http" else ""),
+            waits_for=readiness.awaited(self._where(name), target),
+            log_tail=tail_of(log_path, skip=readiness.log_noise(target)),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -370,14 +371,8 @@ class Stack:
 
     def _unanswered(self, name: str, timeout: float) -> tuple[str | None, str]:
         """Why a running service does not answer as its readiness says it should."""
-        kind, path = self.config.service(name).ready
-        if kind == "http":
-            url = self.urls[name] + path
-            return unanswered(url, timeout=timeout), f"GET {url}"
-        if kind == "tcp":
-            port = self.ports_in_use[name]
-            return tcp_refusal(self.config.host, port, timeout=timeout), f"connecting to {port}"
-        return None, ""
+        kind, target = self.config.service(name).ready
+        return kind_of(kind).still_answers(self._where(name), target, timeout)
 
     def _down(self, name: str, **fields: object) -> ServiceDown:
         hint = (

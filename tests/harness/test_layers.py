@@ -16,6 +16,7 @@ LAYERS = {
     "support.errors": 0,
     "support.text": 0,
     "support.stamps": 0,
+    "support.readiness": 0,
     "support.config": 1,
     "support.processes": 2,
     "support.steps": 3,

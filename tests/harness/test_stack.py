@@ -26,7 +26,7 @@ from stackwright.support.errors import (
 from stackwright.support.processes.health import process_state
 from stackwright.support.processes.ports import PortsExhausted
 from stackwright.support.processes.process import ServiceProcess
-from stackwright.support.processes.readiness import http_status
+from stackwright.support.readiness import http_status
 from stackwright.support.processes.stack import Stack
 
 from .conftest import FAKE, alive, fake_spec
