@@ -1,8 +1,8 @@
 """Readiness: when a started service counts as ready, one class per kind.
 
 ``<service>_ready = KIND [TARGET]`` names a kind registered here: ``http PATH`` (a 2xx
-from GET PATH), ``tcp`` (a connection to its port), ``log REGEX`` (a line of its log)
-or ``none``. Each kind says how it is written
+from GET PATH), ``tcp`` (a connection to its port), ``log REGEX`` (a line of its log),
+``cmd COMMAND`` (a command that exits 0) or ``none``. Each kind says how it is written
 and checked at start-up, what it waits for in words, one check, and (for a running
 stack) whether the service still answers. ``Probe`` is the one poll schedule they
 share: fast at first, backing off. A new kind is one class here.
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import http.client
 import re
+import shlex
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from urllib.parse import urlsplit
 FIRST_INTERVAL = 0.005
 MAX_INTERVAL = 0.1
 REQUEST_TIMEOUT = 0.5
+#: How long one run of a ``cmd`` readiness command may take.
+COMMAND_TIMEOUT = 5.0
 
 #: One check's answer: (ready?, the last answer: an HTTP status, or words).
 Answer = tuple[bool, int | str]
@@ -187,6 +191,52 @@ class _LogLines:
         self.partial = lines.pop()
         found = any(self.matcher.search(line.decode("utf-8", "replace")) for line in lines)
         return found, f"no line matched {self.matcher.pattern!r} yet"
+
+
+@register
+class Cmd(Kind):
+    """Ready when a command exits 0 (run in the service's folder with its environment):
+    a queue consumer that has a health command, a database with a CLI check."""
+
+    name = "cmd"
+    usage = "cmd COMMAND"
+    takes_target = True
+
+    def problem(self, target: str) -> str | None:
+        try:
+            words = shlex.split(target)
+        except ValueError as exc:
+            return f"{target!r} cannot be split: {exc}"
+        return None if words else "give the command, e.g. 'cmd pg_isready -p 5432'"
+
+    def awaited(self, where: Where, target: str) -> str:
+        return f"an exit code 0 from the command {target!r}"
+
+    def checker(self, where: Where, target: str) -> Callable[[], Answer]:
+        return lambda: _run_check(where, target, COMMAND_TIMEOUT)
+
+    def still_answers(self, where: Where, target: str, timeout: float) -> tuple[str | None, str]:
+        ready, last = _run_check(where, target, max(timeout, COMMAND_TIMEOUT))
+        return (None if ready else str(last)), f"the command {target!r}"
+
+
+def _run_check(where: Where, command: str, timeout: float) -> Answer:
+    try:
+        done = subprocess.run(
+            shlex.split(command),
+            cwd=where.cwd,
+            env=dict(where.env) or None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"it did not exit within {timeout:g} s"
+    except OSError as exc:
+        return False, f"it cannot run: {exc.strerror}"
+    return done.returncode == 0, f"it exited with code {done.returncode}"
 
 
 @register

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +361,21 @@ def test_every_setting_takes_cli_then_environment_then_ini_then_default(setting:
 
 def test_every_setting_has_samples() -> None:
     assert sorted(SAMPLES) == sorted(s.field for s in SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("ready", "says"),
+    [
+        ("cmd", "give the command, e.g. 'cmd pg_isready -p 5432'"),
+        ("cmd 'unclosed", "cannot be split"),
+        ("poll /x", "use 'http PATH', 'tcp', 'log REGEX', 'cmd COMMAND' or 'none'"),
+    ],
+    ids=["cmd-without-command", "cmd-bad-quote", "unknown-kind"],
+)
+def test_readiness_kinds_come_from_one_registry(ready: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        resolve(backend_ready=ready)
+    assert resolve(backend_ready="cmd pg_isready -p 5432").service("backend").ready == (
+        "cmd",
+        "pg_isready -p 5432",
+    )

@@ -8,10 +8,12 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
     CommandNotFound,
@@ -26,8 +28,8 @@ from stackwright.support.errors import (
 from stackwright.support.processes.health import process_state
 from stackwright.support.processes.ports import PortsExhausted
 from stackwright.support.processes.process import ServiceProcess
-from stackwright.support.readiness import http_status
 from stackwright.support.processes.stack import Stack
+from stackwright.support.readiness import http_status
 
 from .conftest import FAKE, alive, fake_spec
 
@@ -266,3 +268,34 @@ def test_a_readiness_path_that_keeps_answering_404_fails_in_seconds(
     assert "backend listening" in text and "backend starting on port" in text
     assert '"GET /ready HTTP/1.1" 404' not in text
     assert "lines of readiness-probe requests left out]" in text
+
+
+#: A readiness command: it exits 0 once the service's port takes a connection (the
+#: command runs in the service's folder, with its environment: CHECK_PORT={port}).
+PORT_CHECK = (
+    f'{sys.executable} -c "import os, socket; '
+    "socket.create_connection(('127.0.0.1', int(os.environ['CHECK_PORT'])), 1)\""
+)
+
+
+def _with_ready(spec: ServiceSpec, ready: tuple[str, str]) -> ServiceSpec:
+    return replace(spec, ready=ready, env=(*spec.env, ("CHECK_PORT", "{port}")))
+
+
+def test_cmd_readiness_waits_for_a_command_that_exits_0(make_config: MakeConfig) -> None:
+    backend = _with_ready(fake_spec("backend"), ("cmd", PORT_CHECK))
+    with Stack(make_config(backend=backend), worker="gw0") as stack:
+        assert "backend" in stack.report.services
+        assert http_status(stack.url("backend") + "/ready") == 200
+        assert stack.health(ask=True) is None  # asked again: the command still exits 0
+
+
+def test_cmd_readiness_that_never_passes_names_the_command_and_its_exit(
+    make_config: MakeConfig,
+) -> None:
+    backend = replace(fake_spec("backend", timeout=0.5), ready=("cmd", "false"))
+    with pytest.raises(ReadinessTimeout) as info:
+        Stack(make_config(backend=backend), worker="gw0").start()
+    text = str(info.value)
+    assert "was not ready within 0.5 s: no exit code 0 from the command 'false'" in text
+    assert "(last: it exited with code 1)" in text
