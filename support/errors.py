@@ -6,9 +6,11 @@ tests can assert on the fields and people read a complete message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stackwright.support.text import bounded_tail, describe_exit
 
@@ -262,3 +264,98 @@ class StepFailed(HarnessError):
 
 #: The name the template step's failures had before builds were steps too.
 TemplateBuildFailed = StepFailed
+
+
+class UnsetVariable(ConfigError):
+    """A ``${VAR}`` whose variable is not set, with no ``:-default``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"names ${{{name}}}, which is not set in the environment or .env.test; set "
+            f"{name}, or write ${{{name}:-}} (or ${{{name}:-default}}) to allow it unset"
+        )
+        self.name = name
+
+
+class UnknownPlaceholder(ConfigError):
+    def __init__(self, service: str, what: str, name: str, known: Iterable[str]) -> None:
+        listed = ", ".join("{" + key + "}" for key in known)
+        super().__init__(
+            f"{service} {what} uses unknown placeholder {{{name}}}; available: {listed}"
+        )
+        self.what = what
+        self.name = name
+
+
+class PagePolicyViolation(HarnessError, AssertionError):
+    """The page logged errors the test did not declare."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__()
+        self.problems = problems
+
+    def __str__(self) -> str:
+        listed = "\n".join(f"  - {problem}" for problem in self.problems)
+        return (
+            f"the page reported {len(self.problems)} unexpected error(s):\n{listed}\n"
+            "Try: fix the error, or declare it in the test with "
+            "expect_console_error(r'pattern') if it is part of the scenario."
+        )
+
+
+class RemoteBrowserError(HarnessError):
+    """The browser server cannot serve this run; the message says why and what to do."""
+
+
+class TestEventTimeout(HarnessError, AssertionError):
+    """No event matched within the timeout; the message lists what did arrive."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(
+        self,
+        wanted: Mapping[str, Any],
+        timeout: float,
+        seen: list[dict[str, Any]],
+        binding: str = "__playwright_emitTestEvent",
+    ) -> None:
+        super().__init__()
+        self.binding = binding
+        self.wanted = dict(wanted)
+        self.timeout = timeout
+        self.seen = seen
+
+    def __str__(self) -> str:
+        recent = "\n".join(f"    {json.dumps(event, default=str)}" for event in self.seen[-15:])
+        return (
+            f"no test event matching {json.dumps(self.wanted, default=str)} "
+            f"within {self.timeout:.1f} s.\n"
+            f"Last events received ({len(self.seen)} in all):\n{recent or '    (none)'}\n"
+            f"Try: check that the frontend calls window.{self.binding} (its test mode) and reaches "
+            "that moment; "
+            "the full list is in the report's 'test events' section."
+        )
+
+
+class PreloadUnavailable(HarnessError):
+    """The preload server cannot start this command; the caller starts it with exec."""
+
+
+class RunServiceDown(HarnessError):
+    """A run-scoped service went down since this worker's last test; the message is the
+    controller's (the service, how it ended, its log tail) and what happens next."""
+
+
+class PortsExhausted(HarnessError, OSError):
+    """Every port of a worker's block is held by another program."""
+
+
+class OutputFolderError(HarnessError):
+    """The output folder cannot be used for this run; the message names the fix."""
+
+
+class ResultsError(HarnessError):
+    """A results folder that cannot be read; the message names it and what to do."""
+
+
+#: Outcomes a run writes.

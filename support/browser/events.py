@@ -15,37 +15,12 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import TestEventTimeout
 
 BINDING = "__playwright_emitTestEvent"
 DEFAULT_CAPACITY = 500
 HISTORY = 200
 POLL_MS = 10
-
-
-class TestEventTimeout(HarnessError, AssertionError):
-    """No event matched within the timeout; the message lists what did arrive."""
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    def __init__(
-        self, wanted: Mapping[str, Any], timeout: float, seen: list[dict[str, Any]]
-    ) -> None:
-        super().__init__()
-        self.wanted = dict(wanted)
-        self.timeout = timeout
-        self.seen = seen
-
-    def __str__(self) -> str:
-        recent = "\n".join(f"    {json.dumps(event, default=str)}" for event in self.seen[-15:])
-        return (
-            f"no test event matching {json.dumps(self.wanted, default=str)} "
-            f"within {self.timeout:.1f} s.\n"
-            f"Last events received ({len(self.seen)} in all):\n{recent or '    (none)'}\n"
-            f"Try: check that the frontend calls window.{BINDING} (its test mode) and reaches "
-            "that moment; "
-            "the full list is in the report's 'test events' section."
-        )
 
 
 class TestEventBuffer:
@@ -112,7 +87,9 @@ class TestEventBuffer:
             if event is not None:
                 return event
             if time.monotonic() >= deadline:
-                raise TestEventTimeout({"kind": kind, **match}, timeout, list(self.history))
+                raise TestEventTimeout(
+                    {"kind": kind, **match}, timeout, list(self.history), binding=BINDING
+                )
             self._pump()
 
     def _pump(self) -> None:

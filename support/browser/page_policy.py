@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, WebError
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import PagePolicyViolation
 
 #: What the ``expect_console_error`` fixture is: declare an expected error by regex.
 ExpectConsoleError = Callable[[str], None]
@@ -34,22 +34,6 @@ NO_ANIMATIONS = """
   else install();
 })();
 """
-
-
-class PagePolicyViolation(HarnessError, AssertionError):
-    """The page logged errors the test did not declare."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__()
-        self.problems = problems
-
-    def __str__(self) -> str:
-        listed = "\n".join(f"  - {problem}" for problem in self.problems)
-        return (
-            f"the page reported {len(self.problems)} unexpected error(s):\n{listed}\n"
-            "Try: fix the error, or declare it in the test with "
-            "expect_console_error(r'pattern') if it is part of the scenario."
-        )
 
 
 @dataclass

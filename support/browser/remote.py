@@ -11,17 +11,13 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import RemoteBrowserError
 
 #: Launch options that name this machine's files: never sent to a remote server.
 LOCAL_ONLY = ("executable_path", "downloads_path", "traces_dir")
 #: The remote browser reaches the worker's stack on this machine's loopback.
 EXPOSE_NETWORK = "<loopback>"
 CHECK_TIMEOUT_MS = 15_000
-
-
-class RemoteBrowserError(HarnessError):
-    """The browser server cannot serve this run; the message says why and what to do."""
 
 
 def client_version() -> str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackwright.support.errors import ConfigError
+from stackwright.support.errors import ConfigError, UnknownPlaceholder, UnsetVariable
 from stackwright.support.readiness import KINDS, usages
 
 SCOPES = ("worker", "run")
@@ -148,17 +148,6 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
 _INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class UnsetVariable(ConfigError):
-    """A ``${VAR}`` whose variable is not set, with no ``:-default``."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"names ${{{name}}}, which is not set in the environment or .env.test; set "
-            f"{name}, or write ${{{name}:-}} (or ${{{name}:-default}}) to allow it unset"
-        )
-        self.name = name
-
-
 def expand(template: str, inherited: Mapping[str, str], *, strict: bool = True) -> str:
     """Replace ``${VAR}`` by the inherited variable and ``${VAR:-text}`` by it or
     ``text``; an unset ``${VAR}`` raises UnsetVariable (with ``strict``) or is ''."""
@@ -224,16 +213,6 @@ def check_spec(
     except ConfigError as exc:
         raise ConfigError(f"{exc} (set by {source})") from None
     return spec
-
-
-class UnknownPlaceholder(ConfigError):
-    def __init__(self, service: str, what: str, name: str, known: Iterable[str]) -> None:
-        listed = ", ".join("{" + key + "}" for key in known)
-        super().__init__(
-            f"{service} {what} uses unknown placeholder {{{name}}}; available: {listed}"
-        )
-        self.what = what
-        self.name = name
 
 
 def fill_text(service: str, what: str, template: str, values: Mapping[str, str]) -> str:

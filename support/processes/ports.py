@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import PortsExhausted
 
 LOWEST_BASE = 15000
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -45,10 +45,6 @@ def is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-
-
-class PortsExhausted(HarnessError, OSError):
-    """Every port of a worker's block is held by another program."""
 
 
 class PortAllocator:

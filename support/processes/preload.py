@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stackwright.support.config.services import placeholders_for
-from stackwright.support.errors import ConfigError
+from stackwright.support.errors import ConfigError, PreloadUnavailable
 from stackwright.support.processes import parent_death as pdeath
 from stackwright.support.processes.health import process_state
 from stackwright.support.processes.preload_server import HEADER, interpreter_vars
@@ -64,10 +64,6 @@ __all__ = [
     "spawn",
     "start_servers",
 ]
-
-
-class PreloadUnavailable(Exception):
-    """The preload server cannot start this command; the caller starts it with exec."""
 
 
 def preloadable(argv: Sequence[str]) -> tuple[str, list[str]] | None:

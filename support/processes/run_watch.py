@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Self
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import HarnessError, RunServiceDown
 from stackwright.support.processes.stack import Stack
 
 STATE_FILE = "state.json"
@@ -30,11 +30,6 @@ POLL_SECONDS = 0.2
 
 def state_path(services_dir: Path) -> Path:
     return services_dir / "run" / STATE_FILE
-
-
-class RunServiceDown(HarnessError):
-    """A run-scoped service went down since this worker's last test; the message is the
-    controller's (the service, how it ended, its log tail) and what happens next."""
 
 
 @dataclass

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from stackwright.support.errors import ResultsError
+
 RESULTS_FILE = "results.json"
 FORMAT = 1
 
@@ -62,11 +64,6 @@ def write_results(
     os.replace(partial, path)
 
 
-class ResultsError(Exception):
-    """A results folder that cannot be read; the message names it and what to do."""
-
-
-#: Outcomes a run writes.
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 #: Names a test folder may not take: the files a merged folder holds beside them.
 RESERVED = frozenset({RESULTS_FILE, "junit.xml", "report.html", ".stackwright-output"})

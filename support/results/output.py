@@ -21,16 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import OutputFolderError
 
 #: The marker file, and the lock a run holds on it.
 MARKER = ".stackwright-output"
 #: What made a folder, as its marker says: a test run, or ``stackwright merge``.
 KINDS = ("run", "merge")
-
-
-class OutputFolderError(HarnessError):
-    """The output folder cannot be used for this run; the message names the fix."""
 
 
 @dataclass

@@ -87,3 +87,25 @@ def test_every_harness_module_is_importable_under_its_one_name() -> None:
             name = ".".join(("stackwright", *[p for p in parts if p != "__init__"]))
             module = importlib.import_module(name)
             assert Path(str(module.__file__)).resolve() == path.resolve()
+
+
+def test_one_error_tree() -> None:
+    """Every public exception of the library is a HarnessError, in support/errors.py."""
+    import importlib
+    import inspect
+
+    from stackwright.support.errors import HarnessError
+
+    for path in (ROOT / "support").rglob("*.py"):
+        if path.name in ("preload_server.py", "group_guard.py"):
+            continue
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(("stackwright", *[p for p in parts if p != "__init__"]))
+        module = importlib.import_module(name)
+        for attr, value in vars(module).items():
+            if not (inspect.isclass(value) and issubclass(value, BaseException)):
+                continue
+            if value.__module__ != name or attr.startswith("_"):
+                continue
+            assert name == "stackwright.support.errors", f"{name}.{attr} belongs in errors.py"
+            assert issubclass(value, HarnessError), f"{attr} is not a HarnessError"
