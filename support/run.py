@@ -34,6 +34,7 @@ from stackwright.support.processes import (
     RunWatch,
     Stack,
     choose_run_base,
+    kill_group,
     start_servers,
     state_path,
 )
@@ -319,10 +320,7 @@ class HarnessRun:
             if stack is not None:
                 for process in stack.processes.values():
                     if process.pid:
-                        try:
-                            os.killpg(process.pid, 9)
-                        except OSError:
-                            pass
+                        kill_group(process.pid)
             print(f"[{self.worker}] the pytest controller died; stopped the stack", file=sys.stderr)
             os._exit(3)
 

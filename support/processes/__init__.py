@@ -5,6 +5,7 @@ the run's services. Imports configuration only."""
 from __future__ import annotations
 
 from stackwright.support.processes.database import reset_database
+from stackwright.support.processes.groups import kill_group, stop_group
 from stackwright.support.processes.logs import LogMarks, LogSlice
 from stackwright.support.processes.ports import PortAllocator, choose_run_base
 from stackwright.support.processes.preload import PreloadServer, spawn, start_servers
@@ -25,8 +26,10 @@ __all__ = [
     "Stack",
     "StartReport",
     "choose_run_base",
+    "kill_group",
     "reset_database",
     "spawn",
     "start_servers",
     "state_path",
+    "stop_group",
 ]

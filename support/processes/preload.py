@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from stackwright.support.config.services import placeholders_for
 from stackwright.support.errors import ConfigError, PreloadUnavailable
 from stackwright.support.processes import parent_death as pdeath
+from stackwright.support.processes.groups import stop_group
 from stackwright.support.processes.health import process_state
 from stackwright.support.processes.preload_server import HEADER, interpreter_vars
 
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from stackwright.support.config.services import ServiceSpec
     from stackwright.support.config.settings import HarnessConfig
 
+#: How long a preload server gets to go after SIGTERM.
+STOP_GRACE = 5.0
 _MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, with the terminating NUL
 _TEMP_PREFIX = "stackwright-"
 SERVER_FILE = Path(__file__).with_name("preload_server.py")
@@ -381,13 +384,7 @@ class PreloadServer:
         return f"preload server {_exited(code)}; see {self.log_path}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_group(self.process, STOP_GRACE)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.address)
         folder = os.path.dirname(self.address)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import signal
 import subprocess
 import sys
 import termios
@@ -27,6 +26,7 @@ from typing import IO, BinaryIO, Self
 from stackwright.support.errors import CommandNotFound
 from stackwright.support.processes import parent_death as pdeath
 from stackwright.support.processes import preload
+from stackwright.support.processes.groups import stop_group
 from stackwright.support.processes.logs import ReadTimes
 
 LineSink = Callable[[str, str], None]
@@ -200,18 +200,9 @@ class ServiceProcess:
         """SIGTERM the process group, SIGKILL it after ``grace`` seconds; idempotent."""
         if self.popen is None:
             return None
-        if self.popen.poll() is None:
-            _signal_group(self.popen.pid, signal.SIGTERM)
-            _signal_group(self.popen.pid, signal.SIGCONT)  # a stopped process acts on it too
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(5)
-        # Children the leader left behind die with the group.
-        _signal_group(self.popen.pid, signal.SIGKILL)
+        code = stop_group(self.popen, grace)
         self.wait_drained()
-        return self.popen.returncode
+        return code
 
     def __enter__(self) -> Self:
         return self.start()
@@ -232,10 +223,3 @@ def _pending_bytes(pipe: IO[bytes]) -> int:
     except (OSError, ValueError):
         return 0
     return int.from_bytes(buffer, sys.byteorder)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass

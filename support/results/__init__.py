@@ -8,6 +8,7 @@ from stackwright.support.results.manifest import (
     RESULTS_FILE,
     ResultsError,
     TestResult,
+    is_flaky,
     write_results,
 )
 from stackwright.support.results.merge import merge_runs
@@ -21,6 +22,7 @@ __all__ = [
     "TestResult",
     "claim_output_dir",
     "file_record",
+    "is_flaky",
     "merge_runs",
     "write_results",
 ]

@@ -18,6 +18,11 @@ RESULTS_FILE = "results.json"
 FORMAT = 1
 
 
+def is_flaky(passed: bool, attempt: int) -> bool:
+    """The one definition of flaky: it passed, on an attempt after a failed one."""
+    return passed and attempt > 1
+
+
 @dataclass
 class TestResult:
     """One test's final result in a run."""
@@ -31,6 +36,10 @@ class TestResult:
     #: Its attempts' folders, relative to the run's output folder.
     folders: list[str] = field(default_factory=list)
     message: str = ""
+
+    @property
+    def flaky(self) -> bool:
+        return is_flaky(self.outcome == "passed", self.attempts)
 
 
 @dataclass

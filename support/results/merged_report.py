@@ -74,8 +74,7 @@ def render_report(runs: list[RunResults], folder: Path, *, shown: Path | None = 
     tests.sort(key=lambda pair: (ORDER.get(pair[1].outcome, 2), pair[1].nodeid))
     for run, test in tests:
         colour = COLOURS.get(test.outcome, "#57606a")
-        flaky = test.outcome == "passed" and test.attempts > 1
-        label = test.outcome + (" (flaky)" if flaky else "")
+        label = test.outcome + (" (flaky)" if test.flaky else "")
         details = ""
         if test.message or test.folders:
             opened = " open" if test.outcome in ("failed", "error") else ""
@@ -91,7 +90,7 @@ def render_report(runs: list[RunResults], folder: Path, *, shown: Path | None = 
             f"<td>{html.escape(run.folder.name)}</td></tr>"
         )
     counts = Counter(test.outcome for _, test in tests)
-    flakies = sum(1 for _, test in tests if test.outcome == "passed" and test.attempts > 1)
+    flakies = sum(1 for _, test in tests if test.flaky)
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items()))
     if flakies:
         summary += f", {flakies} flaky"

@@ -13,10 +13,8 @@ that looks whole.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -29,6 +27,7 @@ from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.config.steps import RunStep
 from stackwright.support.errors import ConfigError
 from stackwright.support.processes import parent_death as pdeath
+from stackwright.support.processes.groups import kill_group
 from stackwright.support.steps.cache import Key, StepCache, file_lock, input_files, remove_path
 
 
@@ -143,18 +142,18 @@ class StepRunner:
             raise step.failed(command, None, f"cannot run {command[0]}: {exc}") from None
         with self._guard:
             if self._cancelled:
-                _kill(child)
+                kill_group(child.pid)
             self._children.add(child)
         try:
             output, _ = child.communicate(timeout=step.spec.timeout)
         except subprocess.TimeoutExpired:
-            _kill(child)
+            kill_group(child.pid)
             output, _ = child.communicate()
             raise step.failed(
                 command, None, output.decode("utf-8", "replace"), timeout=step.spec.timeout
             ) from None
         except BaseException:
-            _kill(child)
+            kill_group(child.pid)
             raise
         finally:
             with self._guard:
@@ -166,12 +165,7 @@ class StepRunner:
         with self._guard:
             self._cancelled = True
             for child in self._children:
-                _kill(child)
-
-
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)
+                kill_group(child.pid)
 
 
 def build_template(
