@@ -1,12 +1,13 @@
-"""The variable table of the README and ``.env.test.example``, derived from an ini file.
+"""The variable table of docs/configuration.md and ``.env.test.example``, from an ini file.
 
 Both list the settings and, for each configured service, the variable that
 replaces its command (and its ``alt_cmd`` variable) and its live-log switch, so
 they follow the ``services`` list instead of being kept by hand::
 
-    python -m stackwright.support.config.envdoc playwright.ini README.md .env.test.example
-    # rewrites them; --check only says whether they are current:
-    python -m stackwright.support.config.envdoc --check playwright.ini README.md .env.test.example
+    python -m stackwright.support.config.envdoc \
+        playwright.ini docs/configuration.md .env.test.example   # rewrites both
+    python -m stackwright.support.config.envdoc --check \
+        playwright.ini docs/configuration.md .env.test.example   # says if they are current
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every setting is a row of ``SETTINGS``, and every service the same handful of
 ``<name>_*`` keys (``support.services``), so the precedence rule lives in one
-place and ``pytest --help``, ``.env.test.example`` and the README list the same
+place and ``pytest --help``, ``.env.test.example`` and docs/configuration.md list the same
 names (``variables``).
 """
 
@@ -642,7 +642,8 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
 
 @dataclass(frozen=True)
 class Variable:
-    """One environment variable a run reads, for --help, the README and .env.test.example."""
+    """One environment variable a run reads, for --help, docs/configuration.md and
+    .env.test.example."""
 
     name: str
     ini: str

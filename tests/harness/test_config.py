@@ -239,18 +239,20 @@ def test_round_trip_through_plain_data() -> None:
 
 
 def test_every_variable_is_documented() -> None:
-    """README and .env.test.example list every variable the reference configuration reads,
+    """docs/configuration.md and .env.test.example list every variable the reference
+    configuration reads,
     derived from playwright.ini's service list (see test_docs for the generated table)."""
     example = (ROOT / ".env.test.example").read_text()
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     names = [row.name for row in variables(service_keys(read_ini(ROOT / "playwright.ini")))]
     assert "SSE_GATEWAY_CMD" in names and "SSE_GATEWAY_ROOT" in names and "FRONTEND_CMD" in names
     assert [name for name in names if name not in readme] == []
     assert [name for name in names if name not in example] == []
 
 
-def test_the_readme_table_and_the_env_example_follow_playwright_ini(tmp_path: Path) -> None:
-    files = [str(ROOT / name) for name in ("playwright.ini", "README.md", ".env.test.example")]
+def test_the_docs_table_and_the_env_example_follow_playwright_ini(tmp_path: Path) -> None:
+    names = ("playwright.ini", "docs/configuration.md", ".env.test.example")
+    files = [str(ROOT / name) for name in names]
     assert envdoc.main(["--check", *files]) == 0, "run `make docs`"
     # a fourth service shows up in both, with its own variables
     ini = tmp_path / "pytest.ini"
@@ -344,7 +346,7 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=[s.field for s in SETTINGS])
 def test_every_setting_takes_cli_then_environment_then_ini_then_default(setting: Any) -> None:
-    """The README's rule, for each row of SETTINGS: command line > environment > ini > default."""
+    """The documented rule, for each row of SETTINGS: command line > environment > ini > default."""
     (ini_raw, ini_value), (env_raw, env_value) = SAMPLES[setting.field]
     assert getattr(resolve(), setting.field) == setting.default
     if setting.ini:

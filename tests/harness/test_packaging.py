@@ -109,3 +109,11 @@ def test_one_error_tree() -> None:
                 continue
             assert name == "stackwright.support.errors", f"{name}.{attr} belongs in errors.py"
             assert issubclass(value, HarnessError), f"{attr} is not a HarnessError"
+
+
+def test_the_readme_is_short_and_its_links_lead_somewhere() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    assert "Linux" in readme
+    for target in re.findall(r"\]\(([^)#]+)\)", readme):
+        assert (ROOT / target).exists(), f"the README links to {target}, which is missing"
