@@ -188,7 +188,7 @@ class BrowserNotFound(HarnessError):
             "No Chromium browser was found. Looked at:\n"
             f"{places}\n"
             "Try one of:\n"
-            "    make setup                                  (installs one for you)\n"
+            "    python -m stackwright.support.browser.setup (finds or installs one)\n"
             "    python -m playwright install chromium       (Playwright's own build)\n"
             "    sudo apt-get install -y chromium            (Debian/Ubuntu system Chromium)\n"
             "    export PLAYWRIGHT_CHROMIUM_EXECUTABLE=/path/to/chrome"

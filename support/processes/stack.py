@@ -93,7 +93,7 @@ class Stack:
         self.specs = config.scoped(scope)
         self.worker = worker if scope == "worker" else "run"
         self.worker_dir = config.services_dir / self.worker
-        self.db_path = self.worker_dir / "app.sqlite"
+        self.db_path = self.worker_dir / "db.sqlite"  # {db}: this worker's copy of the template
         block = worker_index if scope == "worker" else config.run_block
         self.ports = PortAllocator(config.port_base, block, config.port_block, host=config.host)
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -326,7 +326,7 @@ class Stack:
                 worker=self.worker,
                 command=[spec.command],
                 directory=cwd,
-                hint=f"run 'npm ci' in {cwd} (or 'make setup')",
+                hint=f"run 'npm ci' in {cwd}",
             )
 
     def _cwd(self, spec: ServiceSpec) -> Path:

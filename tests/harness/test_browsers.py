@@ -62,7 +62,7 @@ def test_none_found_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "/missing/chrome (Playwright-managed, not installed)" in text
     assert "chromium on PATH" in text
     for command in (
-        "make setup",
+        "python -m stackwright.support.browser.setup",
         "python -m playwright install chromium",
         "apt-get install -y chromium",
         "PLAYWRIGHT_CHROMIUM_EXECUTABLE",
