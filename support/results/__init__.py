@@ -4,6 +4,7 @@ folder's claim, and ``stackwright merge`` with its report."""
 from __future__ import annotations
 
 from stackwright.support.results.attempt_files import AttemptRecord, file_record
+from stackwright.support.results.folder_view import FolderView, read_folder, trace_note
 from stackwright.support.results.manifest import (
     RESULTS_FILE,
     ResultsError,
@@ -17,6 +18,7 @@ from stackwright.support.results.output import OutputClaim, claim_output_dir
 __all__ = [
     "RESULTS_FILE",
     "AttemptRecord",
+    "FolderView",
     "OutputClaim",
     "ResultsError",
     "TestResult",
@@ -24,5 +26,7 @@ __all__ = [
     "file_record",
     "is_flaky",
     "merge_runs",
+    "read_folder",
+    "trace_note",
     "write_results",
 ]

@@ -14,6 +14,7 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
+from stackwright.support.results.folder_view import read_folder, trace_note
 from stackwright.support.results.manifest import RunResults, TestResult
 
 ORDER = {"failed": 0, "error": 1, "passed": 3, "skipped": 4, "xfailed": 5}
@@ -50,17 +51,16 @@ _TIMELINE_CHARS = 200_000
 def _attachments(test: TestResult, folder: Path, shown: Path) -> str:
     parts = []
     for name in test.folders:
-        files = sorted(path for path in (folder / name).iterdir() if path.is_file())
+        view = read_folder(folder / name)
         links = " ".join(
-            f'<a href="{_link(path, folder)}">{html.escape(path.name)}</a>' for path in files
+            f'<a href="{_link(path, folder)}">{html.escape(path.name)}</a>' for path in view.files
         )
         parts.append(f"<p class='files'><b>{html.escape(name)}</b>: {links}</p>")
-        for shot in (path for path in files if path.suffix == ".png"):
+        for shot in view.screenshots:
             alt = html.escape(shot.name, quote=True)
             parts.append(f'<img class="shot" src="{_link(shot, folder)}" alt="{alt}">')
-        for trace in (path for path in files if path.suffix == ".zip"):
-            command = f"playwright show-trace {os.path.relpath(shown / trace.relative_to(folder))}"
-            parts.append(f"<p>Open the trace: <code>{html.escape(command)}</code></p>")
+        for trace in view.traces:
+            parts.append(trace_note(os.path.relpath(shown / trace.relative_to(folder))))
         parts.append(_timeline(folder / name))
     return "".join(parts)
 
