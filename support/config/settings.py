@@ -118,6 +118,15 @@ class Setting:
     cli: str | None = None
     env: str | None = None
     ini: str | None = None
+    #: The values the option takes, when they are closed (``--cache={on,off,clear}``).
+    choices: tuple[str, ...] = ()
+    #: The option's value in ``--help`` (``--service-timeout SECONDS``).
+    metavar: str = "VALUE"
+
+    @property
+    def is_flag(self) -> bool:
+        """A true/false setting: its option takes no value (``--keep-service-files``)."""
+        return self.parse is parse_bool
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -129,6 +138,7 @@ SETTINGS: tuple[Setting, ...] = (
         cli="--service-logs",
         env="PLAYWRIGHT_SERVICE_LOGS",
         ini="service_logs",
+        choices=SERVICE_LOG_MODES,
     ),
     Setting(
         "keep_service_files",
@@ -147,6 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
         cli="--service-timeout",
         env="PLAYWRIGHT_SERVICE_TIMEOUT",
         ini="service_timeout",
+        metavar="SECONDS",
     ),
     Setting(
         "include_slow",
@@ -173,6 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
         cli="--connect-ws-endpoint",
         env="PW_TEST_CONNECT_WS_ENDPOINT",
         ini="connect_ws_endpoint",
+        metavar="WS_URL",
     ),
     Setting(
         "log_cap_mb",
@@ -242,6 +254,7 @@ SETTINGS: tuple[Setting, ...] = (
         cli="--dev-services",
         env="PLAYWRIGHT_DEV_SERVICES",
         ini="dev_services",
+        metavar="SERVICES",
     ),
     Setting(
         "cache",
@@ -252,6 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
         cli="--cache",
         env="PLAYWRIGHT_CACHE",
         ini="cache",
+        choices=CACHE_MODES,
     ),
     Setting(
         "cache_dir",

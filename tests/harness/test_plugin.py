@@ -284,9 +284,10 @@ def test_help_lists_the_options_in_one_group(project: pytest.Pytester) -> None:
         [
             "per-worker stack of configured services:",
             "*--service-logs={on,retain-on-failure,off}*",
-            "*--stream-logs=SERVICES*",
             "*--keep-service-files*",
             "*--service-timeout=SECONDS*",
+            "*--cache={on,off,clear}*",
+            "*--stream-logs=SERVICES*",
         ]
     )
 
