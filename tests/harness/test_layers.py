@@ -22,7 +22,8 @@ LAYERS = {
     "support.steps": 3,
     "support.browser": 3,
     "support.results": 4,
-    "support.run": 5,
+    "support.controller": 5,
+    "support.worker": 5,
     "support.cli": 5,
     "support": 5,  # its __init__: the library's small public face
     "fixtures": 6,

@@ -21,6 +21,7 @@ import pytest
 
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.controller import Controller
 from stackwright.support.processes.preload import (
     PreloadServer,
     PreloadUnavailable,
@@ -29,7 +30,6 @@ from stackwright.support.processes.preload import (
     start_servers,
 )
 from stackwright.support.processes.process import ServiceProcess
-from stackwright.support.run import HarnessRun
 
 from .conftest import ROOT, alive, start_preload
 
@@ -394,7 +394,7 @@ SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 def test_the_socket_is_private_to_its_user_whatever_the_umask(tmp_path: Path) -> None:
     spec = ServiceSpec("backend", "{python} -m " + PROBE, preload=(MARKER,))
     config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=(spec,))
-    run = HarnessRun(config, "main", 0, dict(os.environ))
+    run = Controller(config, dict(os.environ))
     previous = os.umask(0)
     try:
         run.open(port_blocks=1, relay=False)

@@ -1,0 +1,224 @@
+"""The controller of a run: what the whole run shares, started once before any worker.
+
+The controller (``pytest -c playwright.ini -n 2``'s main process) ``open()``s the run
+before any worker exists: it claims the output folder, starts the live-log relay,
+the run-scoped services (and their watch), one preload server per preloaded service,
+the template database and the builds, and freezes the configuration with the facts
+it learned (ports, addresses, URLs) once; each worker gets that configuration. Without
+xdist the same process is also the run's one worker (``support.worker``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from stackwright.support.config import HarnessConfig, RunStep
+from stackwright.support.processes import (
+    LinePrinter,
+    PreloadServer,
+    RelayServer,
+    RunWatch,
+    Stack,
+    choose_run_base,
+    start_servers,
+    state_path,
+)
+from stackwright.support.results import OutputClaim, claim_output_dir
+from stackwright.support.steps import StepCache, StepRunner, bytes_of
+
+#: Ports per block: a worker's services (and the run's) take theirs from one block.
+MIN_PORT_BLOCK = 20
+
+
+@dataclass
+class Controller:
+    """The resolved configuration, and what the controller started for the whole run."""
+
+    config: HarnessConfig
+    base_env: dict[str, str]
+    printer: LinePrinter | None = None
+    relay_server: RelayServer | None = None
+    #: One preload server per preloaded service, and the run-scoped services.
+    preload_servers: dict[str, PreloadServer] = field(default_factory=dict)
+    run_stack: Stack | None = None
+    run_watch: RunWatch | None = None
+    #: The run's hold on its output folder.
+    output_claim: OutputClaim | None = None
+    #: The end-of-run summary: one line per step, worker and casualty.
+    start_lines: list[str] = field(default_factory=list)
+    #: The run steps (template, builds), cancelled on close.
+    steps: StepRunner | None = None
+
+    def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
+        """Controller: get everything the workers share ready, then freeze the configuration.
+
+        ``port_blocks`` is how many workers may start a stack (replacements of
+        crashed ones included); ``relay`` asks for a live-log relay for them;
+        ``keep`` are files this run already wrote into the output folder (a report's
+        assets). Raises HarnessError (the run cannot go on); whatever was started is stopped.
+        """
+        config = self.config
+        self.output_claim = claim_output_dir(Path(config.output_dir), keep=keep)
+        # Databases, logs and preload sockets: this user's alone, whatever the umask.
+        config.services_dir.mkdir(mode=0o700, exist_ok=True)
+        config.services_dir.chmod(0o700)
+        block = max(MIN_PORT_BLOCK, 4 * len(config.services))
+        config = config.with_run(
+            port_base=choose_run_base(port_blocks + 1, block),
+            port_block=block,
+            run_block=port_blocks,
+        )
+        if relay and self.printer is not None and config.stream_logs:
+            self.relay_server = RelayServer(self.printer).start()
+        cache = StepCache(
+            config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=config.cache
+        )
+        self.steps = StepRunner(config.services_dir, Path(config.root), self.base_env, cache)
+        try:
+            # At once: the run-scoped services then the template (which may name their
+            # URLs), each build, and the preload servers.
+            work: dict[str, Callable[[], Any]] = {
+                "run services and template": lambda: self._run_services_and_template(config),
+                "preload servers": lambda: self._start_preload_servers(config),
+            }
+            for step in config.build_steps:
+                work[step.name] = partial(self._run_step, step, config)
+            results = run_together(work, on_failure=self.steps.cancel)
+        except BaseException:
+            self.close()
+            raise
+        run_urls = results["run services and template"]
+        if self.run_stack is not None:
+            self.run_watch = RunWatch(
+                self.run_stack,
+                state_path(config.services_dir),
+                on_event=self.start_lines.append,
+            ).start()
+        config = config.with_run(run_urls=run_urls, preload_addresses=results["preload servers"])
+        # The one configuration every worker gets.
+        self.config = config.with_run(
+            relay_address=self.relay_server.address if self.relay_server else None
+        )
+
+    def _run_services_and_template(self, config: HarnessConfig) -> dict[str, str]:
+        run_urls = self._start_run_services(config)
+        step = config.template_step
+        if step is not None:
+            self._run_step(step, config.with_run(run_urls=run_urls))
+        return run_urls
+
+    def _run_step(self, step: RunStep, config: HarnessConfig) -> None:
+        assert self.steps is not None
+        self.start_lines.append(self.steps.run(step, config.run_values()))
+
+    def _start_run_services(self, config: HarnessConfig) -> dict[str, str]:
+        if not config.scoped("run"):
+            return {}
+        stack = Stack(config, scope="run", base_env=self.base_env, on_line=self._on_run_line)
+        self.run_stack = stack.start()
+        self.start_lines.append(f"run: {stack.report.summary()}")
+        return dict(stack.urls)
+
+    def _start_preload_servers(self, config: HarnessConfig) -> dict[str, str]:
+        """One server per service with preload modules, by address; the summary says once
+        why a service is not preloaded."""
+        self.preload_servers, reasons = start_servers(config, self.base_env)
+        addresses = {name: server.address for name, server in self.preload_servers.items()}
+        for name, reason in reasons.items():
+            self.start_lines.append(f"{name}: not preloaded ({reason}); started with exec")
+        return addresses
+
+    def _on_run_line(self, service: str, line: str) -> None:
+        if service in self.config.stream_logs and self.printer is not None:
+            self.printer.print("run", service, line)
+
+    def _remove_services_dir(self) -> None:
+        """Controller, at the very end: drop the template, the builds and the run-scoped
+        services' files too when no worker kept its folder (a worker keeps it when one of
+        its tests failed)."""
+        folder = self.config.services_dir
+        if not (self.config.keep_service_files or kept_worker_folders(folder)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop and release everything the controller started; safe to call twice (a run
+        that fails to open is closed at once, and again when pytest finishes)."""
+        if self.steps is not None:
+            self.steps.cancel()
+        for name, server in self.preload_servers.items():
+            failure = server.failure()
+            if failure:
+                self.start_lines.append(f"{name}: not preloaded ({failure}); started with exec")
+            server.stop()
+        self.preload_servers.clear()
+        if self.run_watch is not None:
+            self.run_watch.stop()
+            self.run_watch = None
+        if self.run_stack is not None:
+            self.run_stack.stop()
+            self.run_stack = None
+        self._remove_services_dir()
+        if self.relay_server is not None:
+            self.relay_server.stop()
+        if self.printer is not None:
+            self.printer.close()
+        self.relay_server = self.printer = None
+        if self.output_claim is not None:
+            self.output_claim.release()
+            self.output_claim = None
+
+
+def kept_worker_folders(services_dir: Path) -> list[Path]:
+    """The worker folders (``gwN``, or ``main`` without xdist) left in ``services_dir``;
+    the run's own folders (its services', builds, preload sockets) are not among them."""
+    if not services_dir.is_dir():
+        return []
+    return [path for path in services_dir.iterdir() if path.is_dir() and _WORKER.match(path.name)]
+
+
+_WORKER = re.compile(r"^(gw\d+|main)$")
+
+
+def run_together(
+    work: dict[str, Callable[[], Any]], *, on_failure: Callable[[], None]
+) -> dict[str, Any]:
+    """Run each piece of work in its own thread; their results by name.
+
+    The first failure calls ``on_failure`` (to stop the others' commands) and is
+    raised once every thread has finished; so is Ctrl-C in the calling thread.
+    """
+    results: dict[str, Any] = {}
+    failures: list[BaseException] = []
+
+    def run(name: str, action: Callable[[], Any]) -> None:
+        try:
+            results[name] = action()
+        except BaseException as exc:
+            failures.append(exc)
+            on_failure()
+
+    threads = [
+        threading.Thread(target=run, args=item, name=f"run-{item[0]}", daemon=True)
+        for item in work.items()
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)
+    except BaseException:
+        on_failure()
+        for thread in threads:
+            thread.join()
+        raise
+    if failures:
+        raise failures[0]
+    return results

@@ -1,0 +1,215 @@
+"""A worker of a run: its own stack, started early, checked before each test that uses
+it, restarted when a service went down, stopped at the end.
+
+An xdist worker gets the controller's frozen configuration once; without xdist the
+controller's process is also the run's one worker (``main``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stackwright.support.config import HarnessConfig
+from stackwright.support.errors import HarnessError
+from stackwright.support.processes import (
+    LinePrinter,
+    RelayClient,
+    RunServicesView,
+    Stack,
+    kill_group,
+    state_path,
+)
+
+
+@dataclass
+class Worker:
+    """This worker's stack and what happened to it."""
+
+    config: HarnessConfig
+    worker: str
+    worker_index: int
+    base_env: dict[str, str]
+    #: Where live log lines go: the controller's relay (xdist), or its printer (no xdist).
+    relay_client: RelayClient | None = None
+    printer: LinePrinter | None = None
+    #: An xdist worker stops its stack itself when the controller dies.
+    watch_controller: bool = False
+    stack: Stack | None = None
+    stack_error: HarnessError | None = None
+    #: Set when a service went down: the stack restarts before the next test.
+    needs_restart: bool = False
+    #: Set when a test of this process failed since the last health check.
+    last_failed: bool = False
+    any_failed: bool = False
+    #: This worker's line for the end-of-run summary, set when its stack starts or fails.
+    summary: str | None = None
+    #: How often this worker's stack was restarted, and why (one line each).
+    restarts: int = 0
+    casualties: list[str] = field(default_factory=list)
+    #: Reads what the controller publishes about the run-scoped services.
+    run_view: RunServicesView | None = None
+    #: Called with the stack each time this worker's stack comes up (from the thread
+    #: that started it): a test running then is covered from that moment.
+    on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
+    _watchdog: threading.Thread | None = None
+    _stopped: Stack | None = None
+    #: The early start of this worker's stack, and what it raised.
+    _booting: threading.Thread | None = None
+    _boot_failure: BaseException | None = None
+
+    def on_line(self, service: str, line: str) -> None:
+        if service not in self.config.stream_logs:
+            return
+        if self.relay_client is not None:
+            self.relay_client.send(service, line)
+        elif self.printer is not None:
+            self.printer.print(self.worker, service, line)
+
+    # -- the stack -----------------------------------------------------------------
+
+    def boot_early(self) -> None:
+        """Start this worker's stack in the background now (while pytest collects and the
+        browser launches); ``start_stack()`` then waits only for what is still missing."""
+        if self._booting is None and self.stack is None and self.stack_error is None:
+            self._booting = threading.Thread(target=self._boot, name="stack-boot", daemon=True)
+            self._booting.start()
+
+    def _boot(self) -> None:
+        try:
+            self._start_stack()
+        except HarnessError:
+            pass  # kept as stack_error, raised for the first test that needs the stack
+        except BaseException as exc:  # a bug: raised for the first test that needs the stack
+            self._boot_failure = exc
+
+    def _join_boot(self) -> None:
+        booting, self._booting = self._booting, None
+        if booting is not None:
+            booting.join()
+        failure, self._boot_failure = self._boot_failure, None
+        if failure is not None:
+            raise failure
+
+    def start_stack(self) -> Stack:
+        """Start this worker's stack once (or wait for its early start); a failure is kept
+        and raised again for every test."""
+        self._join_boot()
+        return self._start_stack()
+
+    def _start_stack(self) -> Stack:
+        if self.stack is not None:
+            return self.stack
+        if self.stack_error is not None:
+            raise self.stack_error
+        stack = Stack(
+            self.config,
+            worker=self.worker,
+            worker_index=self.worker_index,
+            base_env=self.base_env,
+            on_line=self.on_line,
+        )
+        try:
+            self.stack = stack.start()
+        except HarnessError as exc:
+            self.stack_error = exc
+            self.summary = f"{self.worker}: stack failed to start ({type(exc).__name__})"
+            raise
+        self.summary = f"{self.worker}: {stack.report.summary()}"
+        self._start_watchdog()
+        for listener in self.on_stack_up:
+            listener(stack)
+        return stack
+
+    def live_stack(self) -> Stack:
+        """The stack for the next test: restarted first when a service went down before.
+
+        Raises ServiceDown when a service died or stopped answering since the last
+        test: that test fails with the service's log, the one after it gets a new stack.
+        """
+        stack = self.start_stack()
+        if self.needs_restart:
+            self.needs_restart = False
+            try:
+                stack.restart()
+            except HarnessError as exc:
+                self.stack_error = exc
+                self.stack = None
+                self.summary = f"{self.worker}: stack failed to restart ({type(exc).__name__})"
+                raise
+            self.restarts += 1
+            self.summary = f"{self.worker}: {stack.report.summary()} (restarted {self.restarts}x)"
+        # A process that exited or stopped is seen for free before every test. The
+        # readiness URLs are asked only after a failure (a hang shows as one), so a
+        # passing test's log slice holds no probe requests.
+        problem = stack.health(ask=self.last_failed)
+        self.last_failed = False
+        if problem is not None:
+            self.needs_restart = True
+            self.casualties.append(problem.casualty())
+            raise problem
+        self._check_run_services()
+        return stack
+
+    def _check_run_services(self) -> None:
+        """A run-scoped service that went down since this worker's last test fails this
+        one (the controller restarts it; its casualty is the controller's to report)."""
+        run_specs = self.config.scoped("run")
+        if not run_specs:
+            return
+        if self.run_view is None:
+            self.run_view = RunServicesView(
+                state_path(self.config.services_dir),
+                restart_timeout=max(spec.timeout for spec in run_specs),
+            )
+        self.run_view.check()
+
+    def stop_stack(self) -> None:
+        """Stop the services; their files stay until the session ends (the last
+        test's log slices are read after the session fixtures are torn down)."""
+        with contextlib.suppress(BaseException):
+            self._join_boot()
+        if self.stack is not None:
+            self.stack.stop()
+            self._stopped, self.stack = self.stack, None
+
+    def remove_files(self) -> None:
+        """Remove the worker's folder unless asked to keep it or something failed."""
+        stopped = self._stopped
+        if stopped is not None and not (
+            self.config.keep_service_files or self.any_failed or self.stack_error
+        ):
+            stopped.remove_files()
+
+    def _start_watchdog(self) -> None:
+        """Under xdist, stop the stack when the controller dies (its workers are orphaned)."""
+        if not self.watch_controller or self._watchdog is not None:
+            return
+        parent = os.getppid()
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.25)
+            stack = self.stack
+            if stack is not None:
+                for process in stack.processes.values():
+                    if process.pid:
+                        kill_group(process.pid)
+            print(f"[{self.worker}] the pytest controller died; stopped the stack", file=sys.stderr)
+            os._exit(3)
+
+        self._watchdog = threading.Thread(target=watch, name="orphan-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def close(self) -> None:
+        """Stop this worker's stack and remove its files (unless kept); safe to call twice."""
+        self.stop_stack()
+        self.remove_files()
+        if self.relay_client is not None:
+            self.relay_client.close()
+            self.relay_client = None
