@@ -328,7 +328,6 @@ class HarnessConfig:
     host: str = "127.0.0.1"
     #: Filled in by the controller before any worker starts: the run's port base, its
     #: live-log relay, each preloaded service's server and each run-scoped service's URL.
-    run_id: str = ""
     port_base: int = 0
     port_block: int = 20
     #: The port block of the run-scoped services (after every worker's).
