@@ -67,6 +67,9 @@ def overhead_figures(work: Path) -> list[Figure]:
         (folder / "test_trivial.py").write_text(TRIVIAL.format(count=TRIVIAL_TESTS))
     ini = (ROOT / "playwright.ini").read_text().replace("testpaths = e2e\n", "")
     ini = ini.replace("frontend_cwd = app/frontend", f"frontend_cwd = {ROOT / 'app' / 'frontend'}")
+    # The reference app's Python services and its template run as `{python} -m app...`
+    # from the checkout, as they do from playwright.ini's own folder.
+    ini += "".join(f"{key}_cwd = {ROOT}\n" for key in ("backend", "gateway", "template_db"))
     (harness_dir / "pytest.ini").write_text(ini)
     (bare_dir / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     (bare_dir / "conftest.py").write_text(BARE_CONFTEST)

@@ -26,9 +26,21 @@ def process_state(pid: int | None) -> str | None:
     """What is wrong with a process that has not exited, from /proc; None when it runs."""
     if pid is None:
         return None
+    return _STATES.get(_state_letter(pid))
+
+
+#: The states of a process that will not answer until someone resumes it.
+STOPPED = ("T", "t")
+
+
+def is_stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, or a debugger): it answers nothing until resumed.
+    A process blocked on I/O for a moment (``D``) is not."""
+    return _state_letter(pid) in STOPPED
+
+
+def _state_letter(pid: int) -> str:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return _STATES.get(state)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""

@@ -41,7 +41,7 @@ from stackwright.support.config.services import placeholders_for
 from stackwright.support.errors import ConfigError, PreloadUnavailable
 from stackwright.support.processes import parent_death as pdeath
 from stackwright.support.processes.groups import stop_group
-from stackwright.support.processes.health import process_state
+from stackwright.support.processes.health import is_stopped, process_state
 from stackwright.support.processes.preload_server import HEADER, interpreter_vars
 
 if TYPE_CHECKING:
@@ -240,8 +240,8 @@ def _trusted_server(sock: socket.socket, address: str) -> int:
             f"the preload server at {address} runs as uid {uid}, not as this user "
             f"(uid {os.geteuid()}); refusing to send it anything"
         )
-    state = process_state(pid)
-    if state is not None:
+    if is_stopped(pid):  # it would take the request and never answer
+        state = process_state(pid)
         raise PreloadUnavailable(f"the preload server at {address} (pid {pid}) is {state}")
     return pid
 

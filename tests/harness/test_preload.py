@@ -465,3 +465,28 @@ def test_a_preloaded_package_run_with_dash_m_is_not_imported_again(tmp_path: Pat
     report = json.loads(output.splitlines()[0])
     assert report["name"] == "__main__" and report["pid"] == pid, seen
     assert report["imported_in"] == server.process.pid, seen
+
+
+def test_a_server_blocked_on_io_for_a_moment_is_still_used(
+    server: PreloadServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server importing under load passes through uninterruptible sleep (D): that is
+    not a stopped server, and its services are still forked (make bench saw this)."""
+    from stackwright.support.processes import health
+
+    monkeypatch.setattr(health, "_state_letter", lambda pid: "D")
+    pid, output, code = _spawn(server, "report", "0", cwd=tmp_path)
+    assert code == 0 and json.loads(output.splitlines()[0])["pid"] == pid
+
+
+def test_is_stopped_tells_a_stopped_process_from_a_running_one() -> None:
+    from stackwright.support.processes.health import is_stopped
+
+    with subprocess.Popen(["sleep", "30"]) as child:
+        assert not is_stopped(child.pid)
+        os.kill(child.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while not is_stopped(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert is_stopped(child.pid)
+        child.kill()
