@@ -37,7 +37,10 @@ _OUTER_ONLY = ("PYTEST_XDIST", "PLAYWRIGHT_", "INCLUDE_SLOW")
 def _inner_ini() -> str:
     """The suite's playwright.ini, for a project outside the repository."""
     ini = (ROOT / "playwright.ini").read_text().replace("testpaths = e2e\n", "")
-    return ini.replace("frontend_cwd = app/frontend", f"frontend_cwd = {ROOT / 'app' / 'frontend'}")
+    ini = ini.replace("frontend_cwd = app/frontend", f"frontend_cwd = {ROOT / 'app' / 'frontend'}")
+    # `{python} -m app...` finds the reference app in the checkout, where it runs from
+    # playwright.ini's own folder.
+    return ini + "".join(f"{key}_cwd = {ROOT}\n" for key in ("backend", "gateway", "template_db"))
 
 
 def _inner_project(pytester: pytest.Pytester) -> pytest.Pytester:

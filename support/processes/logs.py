@@ -44,7 +44,7 @@ class LogSlice:
 
 #: Beside each service log, ``<log>.times``: one record per chunk read from the service,
 #: (offset in the log where the chunk ends, wall-clock time it was read). It gives a
-#: line without a timestamp of its own the time it was read (see ``support.timeline``).
+#: line without a timestamp of its own the time it was read (see ``support.results.timeline``).
 TIMES_SUFFIX = ".times"
 _RECORD = struct.Struct("<qd")
 

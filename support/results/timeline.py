@@ -4,7 +4,7 @@ Each line is marked with its source (``page console``, ``page sse``, ``backend``
 so a reader follows one request from the browser through the services. A service
 line takes its own timestamp when it has one to the millisecond (ISO 8601, as most
 loggers write); otherwise the time the harness read it from the service (see
-``support.logs.ReadTimes``), kept inside the second of a whole-second stamp. Each
+``support.processes.logs.ReadTimes``), kept inside the second of a whole-second stamp. Each
 source keeps its own order whatever the clocks say.
 """
 

@@ -9,7 +9,7 @@ makes two runs that need the same entry build it once. The folder is kept under
 a size bound, least recently used entries first, and is marked with a
 ``CACHEDIR.TAG``: a folder without it is never emptied.
 
-Nothing here knows what a step builds; ``support.steps`` decides the keys.
+Nothing here knows what a step builds; ``support.steps.runner`` decides the keys.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Two kinds today: the seeded template database (``template_db_cmd``, written to
 ``{db}``) and a service's build (``<name>_build``, written to the folder
 ``{build}``, which the service's command then serves). With declared inputs, a
-step's output comes from the cache (``support.cache``) when the command, its
+step's output comes from the cache (``support.steps.cache``) when the command, its
 environment and the inputs' contents are what they were when it was stored.
 
 A step writes into a partial path beside its target and is renamed into place
