@@ -33,7 +33,7 @@ help:
 	@echo "make dev     setup, then run backend, gateway and frontend for a person to click through"
 	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
 	@echo "make lint    ruff, mypy and the frontend's typecheck"
-	@echo "make docs    regenerate docs/configuration.md's variable table and .env.test.example from playwright.ini"
+	@echo "make docs    regenerate the tables of docs/configuration.md and docs/services.md, and .env.test.example"
 
 setup: $(VENV)/.installed $(FRONTEND)/node_modules/.installed
 	@echo "==> checking for a Chromium"
@@ -82,7 +82,7 @@ test: setup
 	@$(PY) -m tests.check_service_logs $(RESULTS) playwright.ini
 
 docs: $(VENV)/.installed
-	@$(PY) -m stackwright.support.config.envdoc playwright.ini docs/configuration.md .env.test.example
+	@$(PY) -m stackwright.support.config.envdoc playwright.ini docs/configuration.md .env.test.example docs/services.md
 
 dev: setup
 	@$(PY) -m app.dev

@@ -1,25 +1,32 @@
-"""The variable table of docs/configuration.md and ``.env.test.example``, from an ini file.
+"""The generated documentation: the variable table of docs/configuration.md and
+``.env.test.example`` from an ini file, and the ``<name>_*`` keys' table of
+docs/services.md from ``SERVICE_KEYS``.
 
-Both list the settings and, for each configured service, the variable that
+The first two list the settings and, for each configured service, the variable that
 replaces its command (and its ``alt_cmd`` variable) and its live-log switch, so
-they follow the ``services`` list instead of being kept by hand::
+they follow the ``services`` list instead of being kept by hand. A services page,
+when given fourth, gets the keys' table::
 
-    python -m stackwright.support.config.envdoc \
-        playwright.ini docs/configuration.md .env.test.example   # rewrites both
-    python -m stackwright.support.config.envdoc --check \
-        playwright.ini docs/configuration.md .env.test.example   # says if they are current
+    python -m stackwright.support.config.envdoc playwright.ini \
+        docs/configuration.md .env.test.example docs/services.md   # rewrites them
+    python -m stackwright.support.config.envdoc --check playwright.ini \
+        docs/configuration.md .env.test.example docs/services.md   # says if current
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from stackwright.support.config.services import SERVICE_KEYS
 from stackwright.support.config.settings import read_ini, service_keys, variables
 
 BEGIN = "<!-- variables: generated from playwright.ini by `make docs` -->"
 END = "<!-- /variables -->"
+KEYS_BEGIN = "<!-- service keys: generated from SERVICE_KEYS by `make docs` -->"
+KEYS_END = "<!-- /service keys -->"
 _HEADER = """\
 # Environment of the browser suite. Copy to .env.test (git-ignored) and edit.
 # Variables already set in the real environment always win over this file.
@@ -54,19 +61,34 @@ def env_example(ini_path: Path) -> str:
     return "\n".join(blocks)
 
 
-def with_table(readme: str, table: str) -> str:
+def keys_table() -> str:
+    """Every ``<name>_*`` key a service may have, and what it means."""
+    rows = ["| key | meaning |", "|---|---|"]
+    for suffix, text in SERVICE_KEYS:
+        shown = _CODE.sub(lambda match: f"`{match.group(0)}`", text.replace("|", "\\|"))
+        rows.append(f"| `<name>_{suffix}` | {shown} |")
+    return "\n".join(rows)
+
+
+#: What a table shows as code: placeholders, ${VAR}, <name>_keys and KEY=VALUE lines.
+_CODE = re.compile(r"\$\{[^}]*\}(?:[:/\w]*)?|\{[^}\s]*\}|<[A-Za-z]+>_?\w*|\b[A-Z_]+=[^\s)]+")
+
+
+def with_table(readme: str, table: str, begin: str = BEGIN, end: str = END) -> str:
     """``readme`` with the text between the markers replaced by ``table``."""
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    return readme[:start] + "\n" + table + "\n" + readme[end:]
+    start, stop = readme.index(begin) + len(begin), readme.index(end)
+    return readme[:start] + "\n" + table + "\n" + readme[stop:]
 
 
 def main(argv: Sequence[str]) -> int:
     check = "--check" in argv
-    ini, readme, example = (Path(arg) for arg in argv if arg != "--check")
+    ini, readme, example, *services = (Path(arg) for arg in argv if arg != "--check")
     wanted = {
         readme: with_table(readme.read_text(), readme_table(ini)),
         example: env_example(ini),
     }
+    for page in services:
+        wanted[page] = with_table(page.read_text(), keys_table(), KEYS_BEGIN, KEYS_END)
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
     if check:
         for path in stale:

@@ -27,37 +27,70 @@ WORKER_PLACEHOLDERS = ("db", "worker", "worker_dir")
 TEMPLATE = "template"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-#: Per-service ini keys ``<name>_<suffix>``: (suffix, help).
+#: Per-service ini keys ``<name>_<suffix>``: (suffix, description). The one description of
+#: each: ``pytest --help`` shows it, and ``make docs`` writes docs/services.md's table.
 SERVICE_KEYS: tuple[tuple[str, str], ...] = (
     (
         "cmd",
-        "command template; placeholders {python} {host} {port} {root} {db} {worker} "
-        "{worker_dir}, and {<service>_url} {<service>_port} of every service",
+        "the command. Placeholders: {python} {host} {port} {root}; for a worker service "
+        "also {db} {worker} {worker_dir}; {<service>_url} and {<service>_port} of every "
+        "service. ${VAR} is the inherited environment (unset: an error at start naming "
+        "it; ${VAR:-default} allows it)",
     ),
     ("cwd", "working directory, relative to the rootdir (default: the rootdir)"),
-    ("env", "extra environment, one KEY=VALUE per line (placeholders and ${VAR} allowed)"),
-    ("ready", f"readiness: {usages()} (default 'tcp'; see support/readiness.py)"),
-    ("ready_path", "PATH: the same as '<service>_ready = http PATH'"),
+    (
+        "env",
+        "extra environment, one KEY=VALUE per line; placeholders and ${VAR} allowed "
+        "(PATH=${PATH}:/opt/tools)",
+    ),
+    (
+        "ready",
+        f"readiness: {usages()}; the default is tcp. A cmd runs in the service's folder "
+        "with its environment, and again after a failed test (each kind is one class in "
+        "support/readiness.py)",
+    ),
+    ("ready_path", "PATH: the older spelling of '<name>_ready = http PATH'"),
     ("timeout", "seconds to become ready (default: service_timeout)"),
-    ("preload", "modules the preload server imports once per run (a '{python} -m' command)"),
-    ("python", "interpreter of {python} for this service and its preload server"),
-    ("scope", "worker (one per xdist worker, the default) or run (one for the whole run)"),
-    ("cmd_env", "environment variable that replaces the command (default <SERVICE>_CMD)"),
+    (
+        "scope",
+        "worker (one per xdist worker, the default) or run: one for the whole run, started "
+        "by the controller before the template and every worker, for stand-ins such as "
+        "object storage, mail or a queue; it may name only run-scoped services' URLs",
+    ),
+    (
+        "python",
+        "the interpreter {python} names for this service and its preload server (a "
+        "virtualenv of its own, another Python)",
+    ),
+    (
+        "preload",
+        "modules its preload server imports once per run, to fork the service from "
+        "(a '{python} -m module' command)",
+    ),
+    ("cmd_env", "the variable that replaces the command (default <NAME>_CMD)"),
     ("alt_cmd", "'VARIABLE: command': run this command instead while VARIABLE is set"),
     (
         "build",
-        "command run once per run, before any worker, that writes the service's build "
+        "a command run once per run, by the controller, that writes the service's build "
         "into the folder {build}; the service's command then serves {build}",
     ),
     ("build_env", "extra environment of the build, one KEY=VALUE per line"),
     (
         "build_inputs",
         "files, folders or globs (relative to the service's cwd) the build depends on; "
-        "while they are unchanged the build comes from the cache",
+        "while they, the command and its environment are unchanged, the build comes from "
+        "the cache",
     ),
     ("build_timeout", "seconds the build may take before it is stopped (default 300)"),
-    ("dev_cmd", "command run instead of the build and <service>_cmd when in dev_services"),
-    ("dev_build", "in dev_services: a command run once per run instead of the build"),
+    (
+        "dev_cmd",
+        "a dev server run instead of the build and <name>_cmd while the service is in dev_services",
+    ),
+    (
+        "dev_build",
+        "in dev_services: an optional command run once per run instead of the build "
+        "(say, pre-bundling dependencies into {build})",
+    ),
     ("dev_env", "extra environment in dev_services, of the service and of its dev_build"),
 )
 SERVICE_SUFFIXES = tuple(suffix for suffix, _ in SERVICE_KEYS)

@@ -251,7 +251,7 @@ def test_every_variable_is_documented() -> None:
 
 
 def test_the_docs_table_and_the_env_example_follow_playwright_ini(tmp_path: Path) -> None:
-    names = ("playwright.ini", "docs/configuration.md", ".env.test.example")
+    names = ("playwright.ini", "docs/configuration.md", ".env.test.example", "docs/services.md")
     files = [str(ROOT / name) for name in names]
     assert envdoc.main(["--check", *files]) == 0, "run `make docs`"
     # a fourth service shows up in both, with its own variables
