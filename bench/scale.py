@@ -125,7 +125,8 @@ def generate_ui(modules: int) -> Path:
 
 
 def _config(app: Path, output: Path, cache: Path, ini: dict[str, Any], **env: str) -> HarnessConfig:
-    sources = Sources(app, str(output), {}, {**os.environ, **env}, {**ini, "cache_dir": str(cache)})
+    ini = {**ini, "step_cache_dir": str(cache)}
+    sources = Sources(app, str(output), {}, {**os.environ, **env}, ini)
     config = resolve_config(sources)
     return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
 

@@ -273,7 +273,7 @@ SETTINGS: tuple[Setting, ...] = (
         ".cache/stackwright",
         "folder of that cache, relative to the rootdir",
         env="PLAYWRIGHT_CACHE_DIR",
-        ini="cache_dir",
+        ini="step_cache_dir",  # not cache_dir: pytest's own cache provider reads that key
     ),
     Setting(
         "cache_max_mb",

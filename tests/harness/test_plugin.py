@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, FAKE_MODULE, alive, pids_in
+from .conftest import FAKE, FAKE_MODULE, ROOT, alive, pids_in
 
 pytest_plugins = ["pytester"]
 
@@ -405,3 +405,54 @@ def test_a_failed_preload_import_is_reported_and_services_start_with_exec(
     # the other services have servers of their own
     assert re.search(r"backend \d+\.\d+s preloaded", result.stdout.str()) is None
     assert re.search(r"gateway \d+\.\d+s preloaded", result.stdout.str())
+
+
+LAST_FAILED = """
+def test_a_passes(stack):
+    pass
+
+def test_b_fails(stack):
+    assert False, "on purpose"
+
+def test_c_passes(backend_url):
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [["-n", "0"], ["-n", "2"]], ids=["n0", "n2"])
+def test_last_failed_and_failed_first_work_with_the_plugin(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """pytest's cache provider is on, as in playwright.ini: --lf reruns only the failure,
+    --ff runs it first (both ran everything while the ini disabled the provider)."""
+    pytester.makefile(".ini", pytest=_ini().replace(" -p no:cacheprovider", ""))
+    pytester.makepyfile(test_lf=LAST_FAILED)
+    pytester.runpytest_subprocess(*workers).assert_outcomes(passed=2, failed=1)
+    again = pytester.runpytest_subprocess(*workers, "--lf", "-p", "no:randomly")
+    again.assert_outcomes(failed=1)  # passed=0 too: only the failure ran
+    first = pytester.runpytest_subprocess("--ff", "-n", "0", "-p", "no:randomly", "-v")
+    first.assert_outcomes(passed=2, failed=1)
+    ran = [
+        line
+        for line in first.outlines
+        if "::test_" in line and ("PASSED" in line or "FAILED" in line)
+    ]
+    assert "test_b_fails" in ran[0], ran
+
+
+def test_playwright_ini_leaves_the_cache_provider_on() -> None:
+    """--lf, --ff and --sw need it; a team's inner loop runs on them."""
+    text = (ROOT / "playwright.ini").read_text() + (ROOT / "docs" / "adopting.md").read_text()
+    assert "no:cacheprovider" not in text
+
+
+def test_no_setting_shadows_an_ini_key_of_pytest_or_its_plugins(
+    pytester: pytest.Pytester,
+) -> None:
+    """The step cache's key was cache_dir, pytest's own: its cache provider crashed on it,
+    and so playwright.ini turned the provider (--lf, --ff, --sw) off."""
+    from stackwright.support.config import SETTINGS
+
+    theirs = set(pytester.parseconfig()._parser._inidict)  # no harness loaded here
+    ours = {setting.ini for setting in SETTINGS if setting.ini}
+    assert not ours & theirs

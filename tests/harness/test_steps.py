@@ -289,7 +289,7 @@ web_cmd = {{python}} -m http.server {{port}} --bind {{host}} -d {{build}}
 web_ready = http /index.html
 web_dev_cmd = {{python}} -m http.server {{port}} --bind {{host}} -d dev
 web_dev_env = DEV_MODE=yes
-cache_dir = shared-cache
+step_cache_dir = shared-cache
 """
 
 SITE_TEST = """
