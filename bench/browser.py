@@ -12,7 +12,15 @@ from stackwright.support.browser import TestEventBuffer, find_chromium, managed_
 from stackwright.support.errors import BrowserNotFound
 from stackwright.support.processes import Stack
 
-from .common import Figure, busy_seconds, median, percentile, run_steps, suite_config
+from .common import (
+    Figure,
+    bench_facts,
+    busy_seconds,
+    median,
+    percentile,
+    run_steps,
+    suite_config,
+)
 
 SSE_EVENTS = 200
 WARM_LOADS = 10
@@ -53,7 +61,8 @@ def _load_parts(browser: Browser, base_url: str) -> float:
 def run() -> list[Figure]:
     config = suite_config()
     run_steps(config)  # the template and frontend build, from the cache
-    with Stack(config, worker="bench-browser") as stack, sync_playwright() as playwright:
+    facts = bench_facts()
+    with Stack(config, facts, worker="bench-browser") as stack, sync_playwright() as playwright:
         browser = launch(playwright)
         cold = _load_parts(browser, stack.url("frontend"))
         cpu, started = busy_seconds(), time.perf_counter()

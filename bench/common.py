@@ -8,11 +8,18 @@ import statistics
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from stackwright.support.config import HarnessConfig, Sources, read_ini, resolve_config
+from stackwright.support.config import (
+    HarnessConfig,
+    RunFacts,
+    Sources,
+    read_ini,
+    resolve_config,
+    run_values,
+)
 from stackwright.support.processes import choose_run_base
 from stackwright.support.steps import StepCache, StepRunner, bytes_of
 
@@ -24,7 +31,13 @@ WORK = ROOT / "bench" / ".work"
 def suite_config(output: Path = WORK, **env: str) -> HarnessConfig:
     """The configuration the browser suite would resolve from playwright.ini (no CLI)."""
     config = resolve_config(Sources(ROOT, str(output), {}, env, read_ini(ROOT / "playwright.ini")))
-    return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
+    return replace(config, output_dir=str(output))
+
+
+def bench_facts(**learned: Any) -> RunFacts:
+    """What a controller would have learned, for stacks a benchmark starts itself: a free
+    port range, and whatever else it is given (preload servers' addresses)."""
+    return RunFacts(port_base=choose_run_base(8, 20), **learned)
 
 
 def run_steps(config: HarnessConfig, mode: str = "on") -> tuple[float, list[str]]:
@@ -35,7 +48,7 @@ def run_steps(config: HarnessConfig, mode: str = "on") -> tuple[float, list[str]
     runner = StepRunner(config.services_dir, Path(config.root), os.environ, cache)
     started = time.perf_counter()
     steps = [step for step in (config.template_step, *config.build_steps) if step is not None]
-    lines = [runner.run(step, config.run_values()) for step in steps]
+    lines = [runner.run(step, run_values(config, RunFacts())) for step in steps]
     return time.perf_counter() - started, lines
 
 

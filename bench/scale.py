@@ -20,16 +20,17 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, sync_playwright
 
 from stackwright.support.config import HarnessConfig, Sources, resolve_config
-from stackwright.support.processes import Stack, choose_run_base, start_servers
+from stackwright.support.processes import Stack, start_servers
 
 from .browser import launch
-from .common import ROOT, WORK, Figure, median, run_steps
+from .common import ROOT, WORK, Figure, bench_facts, median, run_steps
 from .stack_boot import boot_round
 
 SIZES = (50, 300, 1000)
@@ -127,8 +128,7 @@ def generate_ui(modules: int) -> Path:
 def _config(app: Path, output: Path, cache: Path, ini: dict[str, Any], **env: str) -> HarnessConfig:
     ini = {**ini, "step_cache_dir": str(cache)}
     sources = Sources(app, str(output), {}, {**os.environ, **env}, ini)
-    config = resolve_config(sources)
-    return config.with_run(output_dir=str(output), port_base=choose_run_base(8, 20))
+    return replace(resolve_config(sources), output_dir=str(output))
 
 
 def _load(browser: Browser, url: str) -> float:
@@ -151,7 +151,7 @@ def ui_figures(browser: Browser) -> list[Figure]:
             output = WORK / f"scale-{modules}-{mode}"
             config = _config(app, output, WORK / "scale-cache", FRONTEND_INI, **env)
             step_seconds, lines = run_steps(config, "clear")
-            with Stack(config, worker="scale") as stack:
+            with Stack(config, bench_facts(), worker="scale") as stack:
                 ready = stack.report.total
                 first = _load(browser, stack.url("frontend"))
                 later = [_load(browser, stack.url("frontend")) for _ in range(LATER_LOADS)]
@@ -257,15 +257,17 @@ def backend_figures() -> list[Figure]:
         run_steps(each)  # the template every worker copies
     servers, reasons = start_servers(config, os.environ)
     assert "backend" in servers, reasons
-    config = config.with_run(preload_addresses={"backend": servers["backend"].address})
+    preloaded = bench_facts(preload_addresses={"backend": servers["backend"].address})
+    plain = bench_facts()
     figures = []
     try:
         for workers in (1, 2):
             totals: dict[str, list[float]] = {"preload": [], "exec": []}
             for _ in range(3):
-                for variant, chosen in (("preload", config), ("exec", exec_config)):
+                variants = (("preload", config, preloaded), ("exec", exec_config, plain))
+                for variant, chosen, facts in variants:
                     totals[variant] += [
-                        r.total for r in boot_round(chosen, workers, sequential=False)
+                        r.total for r in boot_round(chosen, facts, workers, sequential=False)
                     ]
             label = f"{workers} worker{'s' if workers > 1 else ''} at once"
             figures.append(

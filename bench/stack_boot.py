@@ -9,22 +9,26 @@ import time
 
 import requests
 
-from stackwright.support.config import HarnessConfig
+from stackwright.support.config import HarnessConfig, RunFacts
 from stackwright.support.processes import PreloadServer, Stack, StartReport, spawn, start_servers
 from stackwright.support.steps import build_template
 
-from .common import Figure, median, run_steps, suite_config
+from .common import Figure, bench_facts, median, run_steps, suite_config
 
 BOOTS = 10
 SERVICES = ("backend", "gateway", "frontend")
 
 
-def boot_round(config: HarnessConfig, workers: int, *, sequential: bool) -> list[StartReport]:
+def boot_round(
+    config: HarnessConfig, facts: RunFacts, workers: int, *, sequential: bool
+) -> list[StartReport]:
     reports: list[StartReport] = []
     errors: list[BaseException] = []
 
     def boot(index: int) -> None:
-        stack = Stack(config, worker=f"bench{index}", worker_index=index, sequential=sequential)
+        stack = Stack(
+            config, facts, worker=f"bench{index}", worker_index=index, sequential=sequential
+        )
         try:
             stack.start()
             reports.append(stack.report)
@@ -51,16 +55,18 @@ VARIANTS = {
 }
 
 
-def boot_figures(config: HarnessConfig, preloaded: HarnessConfig) -> list[Figure]:
+def boot_figures(config: HarnessConfig, facts: RunFacts, preloaded: RunFacts) -> list[Figure]:
     figures = []
     targets = {1: 0.8, 2: 1.2}
-    configs = {"preload": preloaded, "exec": config, "sequential": config}
+    variant_facts = {"preload": preloaded, "exec": facts, "sequential": facts}
     for workers in (1, 2):
         results: dict[str, list[StartReport]] = {variant: [] for variant in VARIANTS}
         for _ in range(BOOTS):
             for variant in VARIANTS:
                 results[variant].extend(
-                    boot_round(configs[variant], workers, sequential=variant == "sequential")
+                    boot_round(
+                        config, variant_facts[variant], workers, sequential=variant == "sequential"
+                    )
                 )
         label = f"{workers} worker{'s' if workers > 1 else ''} booting at once"
         parallel = [r.total for r in results["preload"]]
@@ -156,8 +162,8 @@ def template_figures(config: HarnessConfig) -> list[Figure]:
     ]
 
 
-def reset_figures(config: HarnessConfig) -> list[Figure]:
-    with Stack(config, worker="bench-reset") as stack:
+def reset_figures(config: HarnessConfig, facts: RunFacts) -> list[Figure]:
+    with Stack(config, facts, worker="bench-reset") as stack:
         session = requests.Session()
         round_trips, server = [], []
         for _ in range(20):
@@ -185,10 +191,11 @@ def run() -> list[Figure]:
     servers, figures = preload_figures(config)
     try:
         addresses = {name: server.address for name, server in servers.items()}
-        preloaded = config.with_run(preload_addresses=addresses)
-        figures += boot_figures(config, preloaded)
+        facts = bench_facts()
+        preloaded = facts.learned(preload_addresses=addresses)
+        figures += boot_figures(config, facts, preloaded)
         figures += template_figures(config)
-        figures += reset_figures(preloaded)
+        figures += reset_figures(config, preloaded)
     finally:
         for server in servers.values():
             server.stop()

@@ -3,8 +3,8 @@
 The controller (``pytest -c playwright.ini -n 2``'s main process) ``open()``s the run
 before any worker exists: it claims the output folder, starts the live-log relay,
 the run-scoped services (and their watch), one preload server per preloaded service,
-the template database and the builds, and freezes the configuration with the facts
-it learned (ports, addresses, URLs) once; each worker gets that configuration. Without
+the template database and the builds, learning the run's facts (ports, addresses,
+URLs) on the way; each worker gets the settings and those facts once. Without
 xdist the same process is also the run's one worker (``support.worker``).
 """
 
@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stackwright.support.config import HarnessConfig, RunStep
+from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
 from stackwright.support.processes import (
     LinePrinter,
     PreloadServer,
@@ -43,6 +43,8 @@ class Controller:
 
     config: HarnessConfig
     base_env: dict[str, str]
+    #: What the run learned as it opened (ports, addresses, run URLs), for every worker.
+    facts: RunFacts = field(default_factory=RunFacts)
     printer: LinePrinter | None = None
     relay_server: RelayServer | None = None
     #: One preload server per preloaded service, and the run-scoped services.
@@ -57,7 +59,7 @@ class Controller:
     steps: StepRunner | None = None
 
     def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
-        """Controller: get everything the workers share ready, then freeze the configuration.
+        """Get everything the workers share ready, learning the run's facts on the way.
 
         ``port_blocks`` is how many workers may start a stack (replacements of
         crashed ones included); ``relay`` asks for a live-log relay for them;
@@ -70,11 +72,7 @@ class Controller:
         config.services_dir.mkdir(mode=0o700, exist_ok=True)
         config.services_dir.chmod(0o700)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
-        config = config.with_run(
-            port_base=choose_run_base(port_blocks + 1, block),
-            port_block=block,
-            run_block=port_blocks,
-        )
+        ports = RunFacts(choose_run_base(port_blocks + 1, block), block, port_blocks)
         if relay and self.printer is not None and config.stream_logs:
             self.relay_server = RelayServer(self.printer).start()
         cache = StepCache(
@@ -85,51 +83,52 @@ class Controller:
             # At once: the run-scoped services then the template (which may name their
             # URLs), each build, and the preload servers.
             work: dict[str, Callable[[], Any]] = {
-                "run services and template": lambda: self._run_services_and_template(config),
-                "preload servers": lambda: self._start_preload_servers(config),
+                "run services and template": lambda: self._run_services_and_template(ports),
+                "preload servers": self._start_preload_servers,
             }
             for step in config.build_steps:
-                work[step.name] = partial(self._run_step, step, config)
+                work[step.name] = partial(self._run_step, step, ports)
             results = run_together(work, on_failure=self.steps.cancel)
         except BaseException:
             self.close()
             raise
-        run_urls = results["run services and template"]
         if self.run_stack is not None:
             self.run_watch = RunWatch(
                 self.run_stack,
                 state_path(config.services_dir),
                 on_event=self.start_lines.append,
             ).start()
-        config = config.with_run(run_urls=run_urls, preload_addresses=results["preload servers"])
-        # The one configuration every worker gets.
-        self.config = config.with_run(
-            relay_address=self.relay_server.address if self.relay_server else None
+        # What every worker gets, once, beside the settings.
+        self.facts = ports.learned(
+            run_urls=results["run services and template"],
+            preload_addresses=results["preload servers"],
+            relay_address=self.relay_server.address if self.relay_server else None,
         )
 
-    def _run_services_and_template(self, config: HarnessConfig) -> dict[str, str]:
-        run_urls = self._start_run_services(config)
-        step = config.template_step
+    def _run_services_and_template(self, facts: RunFacts) -> dict[str, str]:
+        run_urls = self._start_run_services(facts)
+        step = self.config.template_step
         if step is not None:
-            self._run_step(step, config.with_run(run_urls=run_urls))
+            self._run_step(step, facts.learned(run_urls=run_urls))
         return run_urls
 
-    def _run_step(self, step: RunStep, config: HarnessConfig) -> None:
+    def _run_step(self, step: RunStep, facts: RunFacts) -> None:
         assert self.steps is not None
-        self.start_lines.append(self.steps.run(step, config.run_values()))
+        self.start_lines.append(self.steps.run(step, run_values(self.config, facts)))
 
-    def _start_run_services(self, config: HarnessConfig) -> dict[str, str]:
+    def _start_run_services(self, facts: RunFacts) -> dict[str, str]:
+        config = self.config
         if not config.scoped("run"):
             return {}
-        stack = Stack(config, scope="run", base_env=self.base_env, on_line=self._on_run_line)
+        stack = Stack(config, facts, scope="run", base_env=self.base_env, on_line=self._on_run_line)
         self.run_stack = stack.start()
         self.start_lines.append(f"run: {stack.report.summary()}")
         return dict(stack.urls)
 
-    def _start_preload_servers(self, config: HarnessConfig) -> dict[str, str]:
+    def _start_preload_servers(self) -> dict[str, str]:
         """One server per service with preload modules, by address; the summary says once
         why a service is not preloaded."""
-        self.preload_servers, reasons = start_servers(config, self.base_env)
+        self.preload_servers, reasons = start_servers(self.config, self.base_env)
         addresses = {name: server.address for name, server in self.preload_servers.items()}
         for name, reason in reasons.items():
             self.start_lines.append(f"{name}: not preloaded ({reason}); started with exec")

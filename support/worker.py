@@ -1,7 +1,7 @@
 """A worker of a run: its own stack, started early, checked before each test that uses
 it, restarted when a service went down, stopped at the end.
 
-An xdist worker gets the controller's frozen configuration once; without xdist the
+An xdist worker gets the controller's settings and the run's facts once; without xdist the
 controller's process is also the run's one worker (``main``).
 """
 
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from stackwright.support.config import HarnessConfig
+from stackwright.support.config import HarnessConfig, RunFacts
 from stackwright.support.errors import HarnessError
 from stackwright.support.processes import (
     LinePrinter,
@@ -32,6 +32,8 @@ class Worker:
     """This worker's stack and what happened to it."""
 
     config: HarnessConfig
+    #: What the controller learned as it opened the run: ports, addresses, run URLs.
+    facts: RunFacts
     worker: str
     worker_index: int
     base_env: dict[str, str]
@@ -109,6 +111,7 @@ class Worker:
             raise self.stack_error
         stack = Stack(
             self.config,
+            self.facts,
             worker=self.worker,
             worker_index=self.worker_index,
             base_env=self.base_env,

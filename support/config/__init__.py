@@ -4,6 +4,7 @@ steps as data. No runtime types: nothing here starts or reads a process."""
 
 from __future__ import annotations
 
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import (
     LINELIST_SUFFIXES,
     SERVICE_KEYS,
@@ -33,6 +34,7 @@ __all__ = [
     "SERVICE_LOG_MODES",
     "SETTINGS",
     "HarnessConfig",
+    "RunFacts",
     "RunStep",
     "ServiceSpec",
     "Setting",
@@ -41,5 +43,6 @@ __all__ = [
     "parse_seconds",
     "read_ini",
     "resolve_config",
+    "run_values",
     "service_names",
 ]

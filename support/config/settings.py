@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import configparser
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -326,15 +326,6 @@ class HarnessConfig:
     page_url: str | None = None
     preload: bool = True
     host: str = "127.0.0.1"
-    #: Filled in by the controller before any worker starts: the run's port base, its
-    #: live-log relay, each preloaded service's server and each run-scoped service's URL.
-    port_base: int = 0
-    port_block: int = 20
-    #: The port block of the run-scoped services (after every worker's).
-    run_block: int = 0
-    relay_address: str | None = None
-    preload_addresses: Mapping[str, str] = field(default_factory=dict)
-    run_urls: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def services_dir(self) -> Path:
@@ -393,24 +384,11 @@ class HarnessConfig:
                 return spec
         raise KeyError(name)
 
-    def run_values(self) -> dict[str, str]:
-        """Placeholders every command may use: the run's and its run-scoped services' URLs."""
-        values = {"root": self.root, "host": self.host}
-        for name, url in self.run_urls.items():
-            values[f"{name}_url"] = url
-            values[f"{name}_port"] = url.rsplit(":", 1)[1]
-        return values
-
-    def with_run(self, **values: Any) -> HarnessConfig:
-        return replace(self, **values)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for pytest-xdist's workerinput."""
         data = asdict(self)
         data["stream_logs"] = sorted(self.stream_logs)
         data["dev_services"] = sorted(self.dev_services)
-        for key in ("preload_addresses", "run_urls"):
-            data[key] = dict(getattr(self, key))
         return data
 
     @classmethod

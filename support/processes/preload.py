@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import placeholders_for
 from stackwright.support.errors import ConfigError, PreloadUnavailable
 from stackwright.support.processes import parent_death as pdeath
@@ -427,7 +428,7 @@ def _preload_view(
     or the interpreter (those shape the imports every worker shares)."""
     stand_ins = {name: f"<{name}>" for name in placeholders_for(spec, config.services)}
     del stand_ins["python"]  # the service's own interpreter, filled in by render
-    values = {**stand_ins, **config.run_values()}
+    values = {**stand_ins, **run_values(config, RunFacts())}  # run URLs stay stand-ins
     try:
         argv = spec.render(values, base_env)
         extra = spec.render_env(values, base_env)

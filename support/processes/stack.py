@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
@@ -79,6 +80,7 @@ class Stack:
     def __init__(
         self,
         config: HarnessConfig,
+        facts: RunFacts,
         *,
         worker: str = "gw0",
         worker_index: int = 0,
@@ -89,13 +91,14 @@ class Stack:
         sequential: bool = False,
     ) -> None:
         self.config = config
+        self.facts = facts
         self.scope = scope
         self.specs = config.scoped(scope)
         self.worker = worker if scope == "worker" else "run"
         self.worker_dir = config.services_dir / self.worker
         self.db_path = self.worker_dir / "db.sqlite"  # {db}: this worker's copy of the template
-        block = worker_index if scope == "worker" else config.run_block
-        self.ports = PortAllocator(config.port_base, block, config.port_block, host=config.host)
+        block = worker_index if scope == "worker" else facts.run_block
+        self.ports = PortAllocator(facts.port_base, block, facts.port_block, host=config.host)
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.on_line = on_line
         self.clock = clock
@@ -112,9 +115,9 @@ class Stack:
         """The base URL of any configured service, this stack's or the run's."""
         if name in self.urls:
             return self.urls[name]
-        if name in self.config.run_urls:
-            return self.config.run_urls[name]
-        known = ", ".join([*self.urls, *self.config.run_urls]) or "none yet"
+        if name in self.facts.run_urls:
+            return self.facts.run_urls[name]
+        known = ", ".join([*self.urls, *self.facts.run_urls]) or "none yet"
         raise KeyError(f"no service named {name!r} has a URL (known: {known})")
 
     @property
@@ -232,7 +235,7 @@ class Stack:
             cwd=self._cwd(spec),
             env=env,
             on_line=self.on_line,
-            preload=self.config.preload_addresses.get(spec.name),
+            preload=self.facts.preload_addresses.get(spec.name),
             preload_timeout=spec.timeout,
             clock=self.clock,
         )
@@ -248,7 +251,7 @@ class Stack:
     def placeholders(self) -> dict[str, str]:
         """What a template may name here: every URL and port known, and for a worker
         its database and folder."""
-        values = self.config.run_values()
+        values = run_values(self.config, self.facts)
         for name, port in self.ports_in_use.items():
             values[f"{name}_url"] = self.urls[name]
             values[f"{name}_port"] = str(port)

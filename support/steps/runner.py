@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import expand
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.config.steps import RunStep
@@ -169,7 +170,10 @@ class StepRunner:
 
 
 def build_template(
-    config: HarnessConfig, env: Mapping[str, str] | None = None, cache: StepCache | None = None
+    config: HarnessConfig,
+    env: Mapping[str, str] | None = None,
+    cache: StepCache | None = None,
+    facts: RunFacts | None = None,
 ) -> float | None:
     """Build ``config.template_path`` with the template step; seconds taken, None if none.
 
@@ -189,5 +193,5 @@ def build_template(
         os.environ if env is None else env,
         cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
     )
-    runner.run(step, config.run_values())
+    runner.run(step, run_values(config, facts or RunFacts()))
     return time.perf_counter() - started

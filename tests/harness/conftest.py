@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stackwright.support.config.facts import RunFacts
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.processes.ports import choose_run_base
@@ -106,11 +107,18 @@ def launch(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_config(
-    tmp_path: Path, launch: str, request: pytest.FixtureRequest
-) -> Callable[..., HarnessConfig]:
+def facts(launch: str, request: pytest.FixtureRequest) -> RunFacts:
+    """What a controller would have learned: a free port range and, when the stack's
+    services are forked, the preload server's address for each of them."""
     preload = launch == "preload"
     address = request.getfixturevalue("preload_server").address if preload else None
+    addresses = {name: address for name in SERVICES} if address else {}
+    return RunFacts(port_base=choose_run_base(64, 20), preload_addresses=addresses)
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, launch: str) -> Callable[..., HarnessConfig]:
+    preload = launch == "preload"
 
     def make(**modes: str | ServiceSpec) -> HarnessConfig:
         specs = []
@@ -123,8 +131,6 @@ def make_config(
             root=str(tmp_path),
             output_dir=str(tmp_path / "out"),
             services=tuple(specs),
-            port_base=choose_run_base(64, 20),
-            preload_addresses={name: address for name in SERVICES} if address else {},
         )
 
     return make

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from stackwright.support.config import envdoc
+from stackwright.support.config.facts import RunFacts
 from stackwright.support.config.services import ServiceSpec, check_spec
 from stackwright.support.config.settings import (
     SETTINGS,
@@ -230,12 +231,14 @@ def test_round_trip_through_plain_data() -> None:
         backend_preload="app.backend.factory",
         template_db_cmd="seed {db}",
         template_db_env=["A=1"],
-    ).with_run(
+    )
+    assert HarnessConfig.from_dict(config.to_dict()) == config
+    facts = RunFacts(
         port_base=20000,
         preload_addresses={"backend": "/tmp/p.sock"},
         run_urls={"s3": "http://127.0.0.1:20040"},
     )
-    assert HarnessConfig.from_dict(config.to_dict()) == config
+    assert RunFacts.from_dict(facts.to_dict()) == facts
 
 
 def test_every_variable_is_documented() -> None:

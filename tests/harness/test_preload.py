@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -353,7 +354,7 @@ def test_each_preloaded_service_gets_its_own_server(tmp_path: Path) -> None:
     script = ServiceSpec("frontend", "node vite.js --port {port}", preload=(MARKER,))
     services = (spec, other, script)
     config = HarnessConfig(root=str(ROOT), output_dir=str(tmp_path / "out"), services=services)
-    assert start_servers(config.with_run(preload=False), os.environ) == ({}, {})
+    assert start_servers(replace(config, preload=False), os.environ) == ({}, {})
     servers, reasons = start_servers(config, os.environ)
     try:  # beside the run's files, which the next run clears
         assert set(servers) == {"backend", "gateway"}

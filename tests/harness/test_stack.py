@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stackwright.support.config.facts import RunFacts
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
@@ -36,9 +37,11 @@ from .conftest import FAKE, alive, fake_spec
 MakeConfig = Callable[..., HarnessConfig]
 
 
-def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, launch: str) -> None:
+def test_stack_starts_all_three_with_every_url_known(
+    make_config: MakeConfig, facts: RunFacts, launch: str
+) -> None:
     env = {name: os.environ[name] for name in ("PATH", "PYTHONPATH")}  # nothing else
-    stack = Stack(make_config(), worker="gw3", worker_index=3, base_env=env)
+    stack = Stack(make_config(), facts, worker="gw3", worker_index=3, base_env=env)
     with stack:
         for name in ("backend", "gateway", "frontend"):
             assert http_status(stack.urls[name] + "/ready") == 200
@@ -57,15 +60,17 @@ def test_stack_starts_all_three_with_every_url_known(make_config: MakeConfig, la
     assert not any(alive(pid) for pid in pids if pid)
 
 
-def test_environment_of_the_worker_is_not_touched(make_config: MakeConfig) -> None:
+def test_environment_of_the_worker_is_not_touched(make_config: MakeConfig, facts: RunFacts) -> None:
     before = dict(os.environ)
-    with Stack(make_config(), worker="gw0"):
+    with Stack(make_config(), facts, worker="gw0"):
         pass
     assert dict(os.environ) == before
 
 
-def test_exit_before_ready_reports_code_and_log_tail(make_config: MakeConfig) -> None:
-    stack = Stack(make_config(gateway="exit"), worker="gw1", worker_index=1)
+def test_exit_before_ready_reports_code_and_log_tail(
+    make_config: MakeConfig, facts: RunFacts
+) -> None:
+    stack = Stack(make_config(gateway="exit"), facts, worker="gw1", worker_index=1)
     with pytest.raises(ExitedBeforeReady) as info:
         stack.start()
     error = info.value
@@ -79,9 +84,11 @@ def test_exit_before_ready_reports_code_and_log_tail(make_config: MakeConfig) ->
     assert stack.processes == {}  # the services that had started were stopped
 
 
-def test_readiness_timeout_names_url_limit_and_last_answer(make_config: MakeConfig) -> None:
+def test_readiness_timeout_names_url_limit_and_last_answer(
+    make_config: MakeConfig, facts: RunFacts
+) -> None:
     config = make_config(frontend=fake_spec("frontend", "hang", timeout=0.5))
-    stack = Stack(config, worker="gw0")
+    stack = Stack(config, facts, worker="gw0")
     with pytest.raises(ReadinessTimeout) as info:
         stack.start()
     error = info.value
@@ -94,8 +101,8 @@ def test_readiness_timeout_names_url_limit_and_last_answer(make_config: MakeConf
     assert error.pid is not None and not alive(error.pid)
 
 
-def test_a_megabyte_before_ready_does_not_block(make_config: MakeConfig) -> None:
-    with Stack(make_config(backend="spew"), worker="gw0") as stack:
+def test_a_megabyte_before_ready_does_not_block(make_config: MakeConfig, facts: RunFacts) -> None:
+    with Stack(make_config(backend="spew"), facts, worker="gw0") as stack:
         assert http_status(stack.url("backend") + "/ready") == 200
     assert stack.log_paths["backend"].stat().st_size > 1024 * 1024
 
@@ -117,39 +124,39 @@ def test_sigterm_ignored_means_sigkill_after_grace(tmp_path: Path) -> None:
     assert process.stop() == -9  # idempotent
 
 
-def test_command_not_found(make_config: MakeConfig) -> None:
+def test_command_not_found(make_config: MakeConfig, facts: RunFacts) -> None:
     config = make_config(backend=fake_spec("backend", command="no-such-binary-xyz --port {port}"))
     with pytest.raises(CommandNotFound) as info:
-        Stack(config, worker="gw2").start()
+        Stack(config, facts, worker="gw2").start()
     assert info.value.worker == "gw2"
     assert "'no-such-binary-xyz' was not found" in str(info.value)
 
 
-def test_command_not_executable(make_config: MakeConfig, tmp_path: Path) -> None:
+def test_command_not_executable(make_config: MakeConfig, facts: RunFacts, tmp_path: Path) -> None:
     script = tmp_path / "not-executable.sh"
     script.write_text("#!/bin/sh\n")
     config = make_config(gateway=fake_spec("gateway", command=f"{script} --port {{port}}"))
     with pytest.raises(CommandNotFound) as info:
-        Stack(config, worker="gw1").start()
+        Stack(config, facts, worker="gw1").start()
     assert "is not executable" in str(info.value)
     assert "chmod +x" in str(info.value)
 
 
-def test_node_modules_missing(make_config: MakeConfig, tmp_path: Path) -> None:
+def test_node_modules_missing(make_config: MakeConfig, facts: RunFacts, tmp_path: Path) -> None:
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "package.json").write_text("{}")
     spec = fake_spec("frontend")
     config = make_config(frontend=type(spec)(**{**spec.__dict__, "cwd": "web"}))
     with pytest.raises(NodeModulesMissing) as info:
-        Stack(config, worker="gw0").start()
+        Stack(config, facts, worker="gw0").start()
     assert "node_modules does not exist" in str(info.value)
     assert "npm ci" in str(info.value)
 
 
 def test_a_port_lost_to_another_process_is_retried(
-    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+    make_config: MakeConfig, facts: RunFacts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack = Stack(make_config(), worker="gw0")
+    stack = Stack(make_config(), facts, worker="gw0")
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     holder.listen()
@@ -177,8 +184,9 @@ def _free_port() -> int:
 
 def test_a_killed_service_is_found_and_the_restart_keeps_the_ports(
     make_config: MakeConfig,
+    facts: RunFacts,
 ) -> None:
-    with Stack(make_config(), worker="gw1", worker_index=1) as stack:
+    with Stack(make_config(), facts, worker="gw1", worker_index=1) as stack:
         assert stack.health() is None
         urls = dict(stack.urls)
         os.kill(stack.processes["backend"].pid or 0, signal.SIGKILL)
@@ -196,8 +204,8 @@ def test_a_killed_service_is_found_and_the_restart_keeps_the_ports(
         assert http_status(stack.url("backend") + "/ready") == 200
 
 
-def test_a_stopped_service_is_found_at_once(make_config: MakeConfig) -> None:
-    with Stack(make_config(), worker="gw0") as stack:
+def test_a_stopped_service_is_found_at_once(make_config: MakeConfig, facts: RunFacts) -> None:
+    with Stack(make_config(), facts, worker="gw0") as stack:
         pid = stack.processes["gateway"].pid or 0
         os.kill(pid, signal.SIGSTOP)
         while process_state(pid) is None:  # the signal is delivered asynchronously
@@ -209,8 +217,8 @@ def test_a_stopped_service_is_found_at_once(make_config: MakeConfig) -> None:
         assert not alive(pid)
 
 
-def test_a_service_that_stops_answering_is_named(make_config: MakeConfig) -> None:
-    with Stack(make_config(), worker="gw0") as stack:
+def test_a_service_that_stops_answering_is_named(make_config: MakeConfig, facts: RunFacts) -> None:
+    with Stack(make_config(), facts, worker="gw0") as stack:
         # the process runs, but nothing answers where its readiness URL points
         stack.urls["frontend"] = "http://127.0.0.1:9"
         down = stack.health(timeout=0.5)
@@ -219,18 +227,18 @@ def test_a_service_that_stops_answering_is_named(make_config: MakeConfig) -> Non
         assert "is still running" in str(down)
 
 
-def test_a_missing_working_directory_is_named(make_config: MakeConfig) -> None:
+def test_a_missing_working_directory_is_named(make_config: MakeConfig, facts: RunFacts) -> None:
     spec = fake_spec("frontend")
     config = make_config(frontend=type(spec)(**{**spec.__dict__, "cwd": "no/such/dir"}))
     with pytest.raises(WorkingDirectoryMissing) as info:
-        Stack(config, worker="gw0").start()
+        Stack(config, facts, worker="gw0").start()
     text = str(info.value)
     assert "frontend (gw0) cannot start: its working directory" in text
     assert "no/such/dir does not exist" in text and "frontend_cwd" in text
 
 
-def test_exhausted_ports_are_one_clear_error(make_config: MakeConfig) -> None:
-    stack = Stack(make_config(), worker="gw0")
+def test_exhausted_ports_are_one_clear_error(make_config: MakeConfig, facts: RunFacts) -> None:
+    stack = Stack(make_config(), facts, worker="gw0")
     held = []
     try:
         for port in stack.ports.ports():
@@ -254,9 +262,10 @@ def test_exhausted_ports_are_one_clear_error(make_config: MakeConfig) -> None:
 
 def test_a_readiness_path_that_keeps_answering_404_fails_in_seconds(
     make_config: MakeConfig,
+    facts: RunFacts,
 ) -> None:
     config = make_config(backend=fake_spec("backend", "notfound", timeout=60))
-    stack = Stack(config, worker="gw0")
+    stack = Stack(config, facts, worker="gw0")
     with pytest.raises(ReadinessRejected) as info:  # not a ReadinessTimeout after 60 s
         stack.start()
     error = info.value
@@ -282,9 +291,11 @@ def _with_ready(spec: ServiceSpec, ready: tuple[str, str]) -> ServiceSpec:
     return replace(spec, ready=ready, env=(*spec.env, ("CHECK_PORT", "{port}")))
 
 
-def test_cmd_readiness_waits_for_a_command_that_exits_0(make_config: MakeConfig) -> None:
+def test_cmd_readiness_waits_for_a_command_that_exits_0(
+    make_config: MakeConfig, facts: RunFacts
+) -> None:
     backend = _with_ready(fake_spec("backend"), ("cmd", PORT_CHECK))
-    with Stack(make_config(backend=backend), worker="gw0") as stack:
+    with Stack(make_config(backend=backend), facts, worker="gw0") as stack:
         assert "backend" in stack.report.services
         assert http_status(stack.url("backend") + "/ready") == 200
         assert stack.health(ask=True) is None  # asked again: the command still exits 0
@@ -292,10 +303,11 @@ def test_cmd_readiness_waits_for_a_command_that_exits_0(make_config: MakeConfig)
 
 def test_cmd_readiness_that_never_passes_names_the_command_and_its_exit(
     make_config: MakeConfig,
+    facts: RunFacts,
 ) -> None:
     backend = replace(fake_spec("backend", timeout=0.5), ready=("cmd", "false"))
     with pytest.raises(ReadinessTimeout) as info:
-        Stack(make_config(backend=backend), worker="gw0").start()
+        Stack(make_config(backend=backend), facts, worker="gw0").start()
     text = str(info.value)
     assert "was not ready within 0.5 s: no exit code 0 from the command 'false'" in text
     assert "(last: it exited with code 1)" in text

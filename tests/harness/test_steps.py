@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import ConfigError, StepFailed
@@ -48,7 +49,7 @@ def _run(config: HarnessConfig, mode: str = "on", max_mb: float = 100) -> str:
     shutil.rmtree(config.services_dir, ignore_errors=True)
     cache = StepCache(config.cache_path, max_bytes=bytes_of(max_mb), mode=mode)
     runner = StepRunner(config.services_dir, Path(config.root), os.environ, cache)
-    return runner.run(config.build_steps[0], config.run_values())
+    return runner.run(config.build_steps[0], run_values(config, RunFacts()))
 
 
 def _builds(root: Path) -> int:
@@ -181,7 +182,7 @@ def test_cancel_stops_a_running_build_and_leaves_nothing(tmp_path: Path) -> None
 
     def build() -> None:
         try:
-            runner.run(config.build_steps[0], config.run_values())
+            runner.run(config.build_steps[0], run_values(config, RunFacts()))
         except BaseException as exc:
             failures.append(exc)
 
@@ -271,7 +272,7 @@ def test_the_template_database_is_cached_like_a_build(tmp_path: Path) -> None:
         shutil.rmtree(config.services_dir, ignore_errors=True)
         cache = StepCache(config.cache_path, max_bytes=bytes_of(10))
         runner = StepRunner(config.services_dir, tmp_path, os.environ, cache)
-        lines.append(runner.run(step, config.run_values()))
+        lines.append(runner.run(step, run_values(config, RunFacts())))
     assert "cache miss" in lines[0] and "from the cache" in lines[1]
     assert config.template_path.read_text() == "rows" and _builds(tmp_path) == 1
 

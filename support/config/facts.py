@@ -1,0 +1,53 @@
+"""What a run learns as it opens, beside its settings: the facts every worker needs.
+
+The settings (``HarnessConfig``) are resolved once and never change. The controller
+learns the rest while it opens the run (the ports it chose, the live-log relay's
+address, each preload server's, each run-scoped service's URL) and hands both to
+every worker once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from stackwright.support.config.settings import HarnessConfig
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the controller learned while opening the run."""
+
+    #: The first port of the run's range; each worker (and the run) takes a block.
+    port_base: int = 0
+    port_block: int = 20
+    #: The port block of the run-scoped services (after every worker's).
+    run_block: int = 0
+    relay_address: str | None = None
+    preload_addresses: Mapping[str, str] = field(default_factory=dict)
+    run_urls: Mapping[str, str] = field(default_factory=dict)
+
+    def learned(self, **values: Any) -> RunFacts:
+        """These facts and ``values``, as the run learns them."""
+        return replace(self, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for pytest-xdist's workerinput."""
+        data = asdict(self)
+        for key in ("preload_addresses", "run_urls"):
+            data[key] = dict(getattr(self, key))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunFacts:
+        return cls(**data)
+
+
+def run_values(config: HarnessConfig, facts: RunFacts) -> dict[str, str]:
+    """Placeholders every command may use: the run's and its run-scoped services' URLs."""
+    values = {"root": config.root, "host": config.host}
+    for name, url in facts.run_urls.items():
+        values[f"{name}_url"] = url
+        values[f"{name}_port"] = url.rsplit(":", 1)[1]
+    return values
