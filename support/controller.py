@@ -57,6 +57,8 @@ class Controller:
     start_lines: list[str] = field(default_factory=list)
     #: The run steps (template, builds), cancelled on close.
     steps: StepRunner | None = None
+    #: Told at once about long work as it starts (a build, and why it is not cached).
+    say: Callable[[str], None] | None = None
 
     def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
         """Get everything the workers share ready, learning the run's facts on the way.
@@ -78,7 +80,9 @@ class Controller:
         cache = StepCache(
             config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=config.cache
         )
-        self.steps = StepRunner(config.services_dir, Path(config.root), self.base_env, cache)
+        self.steps = StepRunner(
+            config.services_dir, Path(config.root), self.base_env, cache, on_start=self.say
+        )
         try:
             # At once: the run-scoped services then the template (which may name their
             # URLs), each build, and the preload servers.

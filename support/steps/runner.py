@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stackwright.support.config.facts import RunFacts, run_values
@@ -49,12 +49,21 @@ class StepRunner:
     """Runs a run's steps (from several threads at once), and stops them all on cancel."""
 
     def __init__(
-        self, services_dir: Path, root: Path, env: Mapping[str, str], cache: StepCache
+        self,
+        services_dir: Path,
+        root: Path,
+        env: Mapping[str, str],
+        cache: StepCache,
+        *,
+        on_start: Callable[[str], None] | None = None,
     ) -> None:
         self.services_dir = services_dir
         self.root = root
         self.env = dict(env)
         self.cache = cache
+        #: Told when a step starts building, and why (a cache miss and on what), so a
+        #: long build shows itself at once instead of in the end-of-run summary.
+        self.on_start = on_start
         self._children: set[subprocess.Popen[bytes]] = set()
         self._guard = threading.Lock()
         self._cancelled = False
@@ -73,11 +82,11 @@ class StepRunner:
             if target.exists():
                 return f"{step.what}: already in {target}"
             if not self.cache.enabled:
-                self._build(step, target, values)
                 verb, why = "built", "cache off"
+                self._build(step, target, values, why)
             elif not step.inputs:
-                self._build(step, target, values)
                 verb, why = "built", f"not cached: set {step.inputs_key} to cache it"
+                self._build(step, target, values, why)
             else:
                 verb, why = self._from_cache_or_build(step, target, values)
         return f"{step.what}: {verb} in {time.perf_counter() - started:.2f}s ({why})"
@@ -92,13 +101,15 @@ class StepRunner:
             missed = self.cache.fetch(step.name, key, target)
             if missed is None:
                 return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
-            self._build(step, target, values)
+            self._build(step, target, values, f"cache miss: {missed}")
             if step_key(step, self.root, self.env).digest != key.digest:
                 return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
             self.cache.store(step.name, key, target)
             return "built", f"cache miss: {missed}"
 
-    def _build(self, step: RunStep, target: Path, values: Mapping[str, str]) -> None:
+    def _build(self, step: RunStep, target: Path, values: Mapping[str, str], why: str) -> None:
+        if self.on_start is not None:
+            self.on_start(f"{step.what}: building ({why})")
         partial = target.with_name(f".{target.name}.building")
         remove_path(partial)
         if step.placeholder == "build":

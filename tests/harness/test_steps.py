@@ -336,6 +336,24 @@ def test_every_worker_serves_the_one_build_and_a_rerun_takes_it_from_the_cache(
     assert _builds(pytester.path) == 1
 
 
+def test_a_build_says_when_it_starts_and_why(pytester: pytest.Pytester) -> None:
+    """A cold run was silent while its builds ran (22 s on a real stack), saying what
+    happened only in the end-of-run summary; a build now announces itself as it starts."""
+    _site(pytester)
+    cold = pytester.runpytest_subprocess("-n", "2")
+    cold.assert_outcomes(passed=1)
+    announced = "stackwright: the web build: building (cache miss: no cached entry yet)"
+    lines = cold.outlines
+    assert announced in lines, cold.stdout.str()
+    first_result = next(i for i, line in enumerate(lines) if "[100%]" in line)
+    assert lines.index(announced) < first_result
+    (pytester.path / "src.txt").write_text("changed")
+    changed = pytester.runpytest_subprocess("-n", "2")
+    changed.stdout.fnmatch_lines(["stackwright: the web build: building (cache miss: *src.txt*)"])
+    warm = pytester.runpytest_subprocess("-n", "2")
+    assert "stackwright: the web build: building" not in warm.stdout.str()
+
+
 def test_ctrl_c_during_a_build_leaves_nothing_a_rerun_could_use(pytester: pytest.Pytester) -> None:
     _site(pytester)
     started = pytester.path / "started.txt"
