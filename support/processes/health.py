@@ -26,7 +26,7 @@ def process_state(pid: int | None) -> str | None:
     """What is wrong with a process that has not exited, from /proc; None when it runs."""
     if pid is None:
         return None
-    return _STATES.get(_state_letter(pid))
+    return _STATES.get(state_letter(pid))
 
 
 #: The states of a process that will not answer until someone resumes it.
@@ -36,10 +36,11 @@ STOPPED = ("T", "t")
 def is_stopped(pid: int) -> bool:
     """Whether ``pid`` is stopped (SIGSTOP, or a debugger): it answers nothing until resumed.
     A process blocked on I/O for a moment (``D``) is not."""
-    return _state_letter(pid) in STOPPED
+    return state_letter(pid) in STOPPED
 
 
-def _state_letter(pid: int) -> str:
+def state_letter(pid: int) -> str:
+    """The process's state in /proc (``R``, ``S``, ``D``, ``T``, ``Z``...); '' when it is gone."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):

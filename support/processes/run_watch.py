@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Self
 
 from stackwright.support.errors import HarnessError, RunServiceDown
+from stackwright.support.processes.health import state_letter
 from stackwright.support.processes.stack import Stack
 
 STATE_FILE = "state.json"
@@ -170,10 +171,5 @@ class RunServicesView:
 
 
 def _gone(pid: int) -> bool:
-    """Whether ``pid`` has exited (a zombie too) or is stopped."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in ("T", "t", "Z", "X")
+    """Whether ``pid`` has exited (gone, or a zombie) or is stopped."""
+    return state_letter(pid) in ("", "T", "t", "Z", "X")

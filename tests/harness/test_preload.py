@@ -475,7 +475,7 @@ def test_a_server_blocked_on_io_for_a_moment_is_still_used(
     not a stopped server, and its services are still forked (make bench saw this)."""
     from stackwright.support.processes import health
 
-    monkeypatch.setattr(health, "_state_letter", lambda pid: "D")
+    monkeypatch.setattr(health, "state_letter", lambda pid: "D")
     pid, output, code = _spawn(server, "report", "0", cwd=tmp_path)
     assert code == 0 and json.loads(output.splitlines()[0])["pid"] == pid
 
