@@ -103,8 +103,8 @@ def _swap_in(staging: Path, folder: Path, option: str) -> None:
     held = -1
     if folder.exists():  # a folder of the same kind (checked), held while it is swapped out
         held = os.open(folder / MARKER, os.O_RDWR | os.O_CREAT, 0o644)
+        _lock(held, folder, option)  # closes ``held`` itself when another process holds it
         try:
-            _lock(held, folder, option)
             os.rename(folder, old)
         except BaseException:
             os.close(held)

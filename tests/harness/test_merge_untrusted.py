@@ -8,7 +8,9 @@ emptied only when the harness's marker says a merge made it.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -157,3 +159,18 @@ def test_the_merged_report_escapes_everything_a_shard_brings(tmp_path: Path) -> 
     assert "<script>" not in report and 'onerror="' not in report
     assert "&lt;script&gt;alert(4)&lt;/script&gt;" in report  # the text timeline, escaped
     assert "alert(3)" not in report  # the shard's HTML is never embedded
+
+
+def test_a_merge_into_a_folder_another_merge_holds_says_so_and_keeps_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = _merged(tmp_path)
+    before = sorted(path.name for path in output.iterdir())
+    holder = os.open(output / MARKER, os.O_RDWR)  # another merge, swapping it right now
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        err = _refused(capsys, _shard(tmp_path / "next"), output)
+    finally:
+        os.close(holder)
+    assert "is using" in err and "Traceback" not in err
+    assert sorted(path.name for path in output.iterdir()) == before
