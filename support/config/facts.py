@@ -45,8 +45,11 @@ class RunFacts:
 
 
 def run_values(config: HarnessConfig, facts: RunFacts) -> dict[str, str]:
-    """Placeholders every command may use: the run's and its run-scoped services' URLs."""
+    """Placeholders every command may use: the run's, every service's interpreter, and the
+    run-scoped services' URLs."""
     values = {"root": config.root, "host": config.host}
+    for spec in config.services:
+        values[f"{spec.name}_python"] = spec.interpreter
     for name, url in facts.run_urls.items():
         values[f"{name}_url"] = url
         values[f"{name}_port"] = url.rsplit(":", 1)[1]

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 
 from stackwright.support.errors import ConfigError, UnknownPlaceholder, UnsetVariable
 from stackwright.support.readiness import KINDS, usages
@@ -34,8 +35,8 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
         "cmd",
         "the command. Placeholders: {python} {host} {port} {root}; for a worker service "
         "also {db} {worker} {worker_dir}; {<service>_url} and {<service>_port} of every "
-        "service. ${VAR} is the inherited environment (unset: an error at start naming "
-        "it; ${VAR:-default} allows it)",
+        "service, and {<service>_python}, its interpreter. ${VAR} is the inherited "
+        "environment (unset: an error at start naming it; ${VAR:-default} allows it)",
     ),
     ("cwd", "working directory, relative to the rootdir (default: the rootdir)"),
     (
@@ -164,18 +165,35 @@ def url_placeholders(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"{name}_{part}" for name in names for part in ("url", "port"))
 
 
+def python_placeholders(names: Iterable[str]) -> tuple[str, ...]:
+    """``{<service>_python}``: any command may name another service's interpreter (a
+    seed run in the backend's own virtualenv)."""
+    return tuple(f"{name}_python" for name in names)
+
+
+def named_placeholders(spec: ServiceSpec) -> set[str]:
+    """The placeholders ``spec``'s command and environment name (as ``fill_text`` reads
+    them: ``{{`` is a brace, not a placeholder)."""
+    texts = [spec.command, *(value for _key, value in spec.env)]
+    try:
+        return {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
+    except ValueError:
+        return set()  # not a valid template: check_spec has refused it already
+
+
 def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tuple[str, ...]:
     """What ``spec``'s command may name: a run-scoped service or the template starts
     before any worker service, so it sees only the run-scoped services' URLs."""
     services = list(services)
     run = [s.name for s in services if s.scope == "run"]
+    every = [s.name for s in services]
+    known = (*RUN_PLACEHOLDERS, *python_placeholders(every))
     if spec.name == TEMPLATE:
-        return (*RUN_PLACEHOLDERS, "db", *url_placeholders(run))
+        return (*known, "db", *url_placeholders(run))
     build = (BUILD,) if spec.build else ()
     if spec.scope == "run":
-        return (*RUN_PLACEHOLDERS, "port", *build, *url_placeholders(run))
-    every = [s.name for s in services]
-    return (*RUN_PLACEHOLDERS, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
+        return (*known, "port", *build, *url_placeholders(run))
+    return (*known, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
 
 
 _INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

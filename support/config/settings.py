@@ -31,6 +31,7 @@ from stackwright.support.config.services import (
     parse_ready,
     parse_scope,
     placeholders_for,
+    python_placeholders,
     service_names,
     stream_variable,
     url_placeholders,
@@ -198,7 +199,8 @@ SETTINGS: tuple[Setting, ...] = (
         "template_cmd",
         _text,
         None,
-        "command that builds the seeded template database at {db}, once per run",
+        "command that builds the seeded template database at {db}, once per run; "
+        "{<service>_python} runs it on a service's interpreter (its own virtualenv)",
         env="TEMPLATE_DB_CMD",
         ini="template_db_cmd",
     ),
@@ -515,7 +517,13 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     values["template_env"] = env_lines("template_db", sources.ini_value("template_db_env") or ())
     resolved = [_service(sources, name, values) for name in names]
     services = tuple(spec for spec, _source in resolved)
-    every = (*RUN_PLACEHOLDERS, "port", *WORKER_PLACEHOLDERS, *url_placeholders(names))
+    every = (
+        *RUN_PLACEHOLDERS,
+        "port",
+        *WORKER_PLACEHOLDERS,
+        *url_placeholders(names),
+        *python_placeholders(names),
+    )
     env = sources.env
     for spec, source in resolved:
         check_spec(spec, source, placeholders_for(spec, services), every, env)
@@ -529,7 +537,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
         template = config.template
         check_spec(template, "template_db_cmd", placeholders_for(template, services), every, env)
     for step in config.build_steps:
-        check_spec(step.spec, step.command_key, (*RUN_PLACEHOLDERS, BUILD), every, env)
+        known = (*RUN_PLACEHOLDERS, *python_placeholders(names), BUILD)
+        check_spec(step.spec, step.command_key, known, every, env)
     for field_name, setting in (("db_reset", "db_reset"), ("page_url", "page_url")):
         text = values[field_name]
         if text:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stackwright.support.config.facts import RunFacts, run_values
-from stackwright.support.config.services import expand
+from stackwright.support.config.services import expand, named_placeholders
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.config.steps import RunStep
 from stackwright.support.errors import ConfigError
@@ -32,16 +32,24 @@ from stackwright.support.processes.groups import kill_group
 from stackwright.support.steps.cache import Key, StepCache, file_lock, input_files, remove_path
 
 
-def step_key(step: RunStep, root: Path, env: Mapping[str, str]) -> Key:
-    """The cache key: the command, its environment (``${VAR}`` expanded), the
-    interpreter, the working directory, and every input file's content."""
+def step_key(
+    step: RunStep, root: Path, env: Mapping[str, str], values: Mapping[str, str] | None = None
+) -> Key:
+    """The cache key: what the step uses and nothing else. Its command, its environment
+    (``${VAR}`` expanded), its working directory, every input file's content, and each
+    interpreter it names (``{python}``, ``{backend_python}``): a ``node ... vite build``
+    stays cached when the harness moves to another Python."""
     spec = step.spec
     recipe = {
         "command": spec.command,
         "environment": json.dumps([(k, expand(v, env)) for k, v in spec.env]),
-        "interpreter": spec.interpreter,
         "working directory": spec.cwd,
     }
+    interpreters = {"python": spec.interpreter, **(values or {})}
+    for name in sorted(named_placeholders(spec)):
+        if name == "python" or name.endswith("_python"):
+            label = "interpreter" if name == "python" else f"interpreter {{{name}}}"
+            recipe[label] = interpreters.get(name, "")
     return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
 
 
@@ -96,13 +104,13 @@ class StepRunner:
     ) -> tuple[str, str]:
         """(what happened, why): taken from the cache, or built and stored."""
         self.cache.open()
-        key = step_key(step, self.root, self.env)
+        key = step_key(step, self.root, self.env, values)
         with self.cache.claim(step.name, key):
             missed = self.cache.fetch(step.name, key, target)
             if missed is None:
                 return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
             self._build(step, target, values, f"cache miss: {missed}")
-            if step_key(step, self.root, self.env).digest != key.digest:
+            if step_key(step, self.root, self.env, values).digest != key.digest:
                 return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
             self.cache.store(step.name, key, target)
             return "built", f"cache miss: {missed}"

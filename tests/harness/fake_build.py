@@ -2,6 +2,7 @@
 
     python fake_build.py OUT [--source FILE] [--runs FILE] [--fail] [--wait-for FILE]
                              [--started FILE] [--edit FILE] [--file] [--spawn FILE]
+                             [--interpreter FILE]
 
 Writes OUT/index.html (or, with --file, the file OUT) holding the text of
 --source; appends a line to --runs on every run, so a test can count builds.
@@ -9,7 +10,7 @@ Writes OUT/index.html (or, with --file, the file OUT) holding the text of
 wait (up to a minute) for that file first, so a test can interrupt it midway.
 --edit changes that input file while building; --fail exits 2 after writing.
 --spawn starts a child of its own (``sleep``, as a bundler starts workers) and writes
-its pid to FILE, before --started.
+its pid to FILE, before --started. --interpreter writes sys.executable to FILE.
 FAKE_BUILD_ARGS in the environment adds options (a test's per-run choice).
 """
 
@@ -35,10 +36,13 @@ def main() -> int:
     parser.add_argument("--fail", action="store_true")
     parser.add_argument("--file", action="store_true")
     parser.add_argument("--spawn")
+    parser.add_argument("--interpreter")
     args = parser.parse_args(sys.argv[1:] + shlex.split(os.environ.get("FAKE_BUILD_ARGS", "")))
     if args.runs:
         with open(args.runs, "a") as runs:
             runs.write(f"{os.getpid()}\n")
+    if args.interpreter:
+        Path(args.interpreter).write_text(sys.executable)
     text = Path(args.source).read_text() if args.source else "built"
     target = Path(args.out) if args.file else Path(args.out) / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stackwright.support.config import envdoc
-from stackwright.support.config.facts import RunFacts
+from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import ServiceSpec, check_spec
 from stackwright.support.config.settings import (
     SETTINGS,
@@ -209,6 +210,19 @@ def test_a_bad_command_stops_the_run_at_once_naming_its_setting(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         resolve({}, env, **ini)
+
+
+def test_any_command_may_name_a_services_interpreter() -> None:
+    """``{backend_python}``: the seed runs in the backend's own virtualenv, named once."""
+    config = resolve(
+        template_db_cmd="{backend_python} -m app.backend init-db --db {db}",
+        backend_python=sys.executable,
+    )
+    assert config.template_step is not None
+    values = run_values(config, RunFacts())
+    assert config.template_step.spec.render({**values, "db": "x"})[0] == sys.executable
+    with pytest.raises(ConfigError, match=r"unknown placeholder \{store_python\}"):
+        resolve(template_db_cmd="{store_python} seed {db}")
 
 
 def test_render_fills_placeholders_after_splitting() -> None:

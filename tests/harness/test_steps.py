@@ -277,6 +277,57 @@ def test_the_template_database_is_cached_like_a_build(tmp_path: Path) -> None:
     assert config.template_path.read_text() == "rows" and _builds(tmp_path) == 1
 
 
+def _another_python(root: Path) -> str:
+    """The same interpreter under another path, as a team's own virtualenv gives it."""
+    link = root / "venv-python"
+    if not link.exists():
+        link.symlink_to(sys.executable)
+    return str(link)
+
+
+def test_a_build_that_names_no_interpreter_stays_cached_on_another_python(
+    tmp_path: Path,
+) -> None:
+    """``node ... vite build`` does not use Python: a team's new virtualenv must not miss."""
+    command = f"{sys.executable} {BUILD} {{build}} --source src.txt --runs runs.txt"
+    _run(_config(tmp_path, build=command))
+    line = _run(_config(tmp_path, build=command, python=_another_python(tmp_path)))
+    assert "from the cache" in line and _builds(tmp_path) == 1
+    # A build that names {python} uses it, so its key holds it.
+    _run(_config(tmp_path))
+    assert "(cache miss: interpreter changed)" in _run(
+        _config(tmp_path, python=_another_python(tmp_path))
+    )
+
+
+def test_a_template_runs_on_another_services_interpreter(tmp_path: Path) -> None:
+    """``{backend_python}``: the seed runs in the backend's virtualenv, and its key holds
+    that interpreter (and no other)."""
+    (tmp_path / "seed.txt").write_text("rows")
+    seed = f"{{web_python}} {BUILD} {{db}} --file --source seed.txt --interpreter used.txt"
+    web = ServiceSpec("web", "{python} -m http.server {port}", python=_another_python(tmp_path))
+
+    def run(web: ServiceSpec) -> str:
+        config = HarnessConfig(
+            root=str(tmp_path),
+            output_dir=str(tmp_path / "out"),
+            services=(web,),
+            template_cmd=seed,
+            template_inputs=("seed.txt",),
+            cache_dir="cache",
+        )
+        shutil.rmtree(config.services_dir, ignore_errors=True)
+        cache = StepCache(config.cache_path, max_bytes=bytes_of(10))
+        runner = StepRunner(config.services_dir, tmp_path, os.environ, cache)
+        assert config.template_step is not None
+        return runner.run(config.template_step, run_values(config, RunFacts()))
+
+    assert "cache miss" in run(web)
+    assert (tmp_path / "used.txt").read_text() == _another_python(tmp_path)
+    assert "from the cache" in run(web)
+    assert "(cache miss: interpreter {web_python} changed)" in run(replace(web, python=None))
+
+
 # -- in a real run -----------------------------------------------------------------
 
 #: A static site per worker, served from the run's build of it.
