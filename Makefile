@@ -30,7 +30,8 @@ help:
 	@echo "             SHARD=I/N runs shard I of N into test-results-shard-I; merge with .venv/bin/stackwright merge"
 	@echo "make durations  record the browser suite's test durations in $(DURATIONS), which shards balance by"
 	@echo "make test    setup, then the fast tests (tests/) and the browser suite"
-	@echo "make dev     setup, then run backend, gateway and frontend for a person to click through"
+	@echo "make dev     setup, then keep a stack (stackwright up -n 1): its URLs to click through, every"
+	@echo "             service's log live; pytest runs of the suite attach to it. Ctrl-C stops it"
 	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
 	@echo "make lint    ruff, mypy and the frontend's typecheck"
 	@echo "make docs    regenerate the tables of docs/configuration.md and docs/services.md, and .env.test.example"
@@ -85,7 +86,7 @@ docs: $(VENV)/.installed
 	@$(PY) -m stackwright.support.config.envdoc playwright.ini docs/configuration.md .env.test.example docs/services.md
 
 dev: setup
-	@$(PY) -m app.dev
+	@$(VENV)/bin/stackwright up -n 1 -c playwright.ini
 
 bench: setup
 	@echo "==> benchmarks (bench/)"

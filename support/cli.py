@@ -1,4 +1,4 @@
-"""The ``stackwright`` command: ``stackwright merge DIR... --output DIR``."""
+"""The ``stackwright`` command: ``merge DIR... --output DIR``; ``up [-n N]`` and ``down``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from pathlib import Path
 
 from stackwright.support.errors import HarnessError
 from stackwright.support.results import ResultsError, merge_runs
+from stackwright.support.up import down as kept_down
+from stackwright.support.up import up as kept_up
+
+
+def _count(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of stacks from 1 to 64")
+    return int(raw)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +28,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     merge.add_argument("folders", nargs="+", type=Path, metavar="DIR", help="a shard's folder")
     merge.add_argument("--output", required=True, type=Path, metavar="DIR", help="merged folder")
+    for name, what in (
+        ("up", "boot the suite's stacks and keep them: pytest runs of the suite attach to them"),
+        ("down", "stop the stacks stackwright up keeps"),
+    ):
+        command = commands.add_parser(name, help=what, description=what)
+        command.add_argument(
+            "-c",
+            dest="ini",
+            type=Path,
+            default=Path("playwright.ini"),
+            metavar="INI",
+            help="the suite's pytest configuration (default: playwright.ini)",
+        )
+        if name == "up":
+            command.add_argument(
+                "-n", dest="workers", type=_count, default=1, metavar="N", help="stacks to keep"
+            )
     args = parser.parse_args(argv)
+    if args.command == "up":
+        return kept_up(args.ini, args.workers)
+    if args.command == "down":
+        return kept_down(args.ini)
     started = time.monotonic()
     try:
         summary = merge_runs(args.folders, args.output)

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
+from stackwright.support.kept import KeptState
+from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
     LinePrinter,
     PreloadServer,
@@ -59,6 +61,29 @@ class Controller:
     steps: StepRunner | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
+    #: The stacks ``stackwright up`` keeps, when this run's workers attach to them.
+    kept: KeptState | None = None
+    #: Whether workers that cannot attach may boot their own stacks (the run opened).
+    opened: bool = False
+
+    def start(
+        self, *, workers: int, port_blocks: int, relay: bool, keep: Sequence[Path] = ()
+    ) -> None:
+        """Open the run: attach to kept stacks when they cover every worker (nothing
+        boots then), else open it as usual (and the workers that can still attach)."""
+        plan = plan_kept(self.config, self.base_env, workers=workers)
+        if plan.line:
+            self.start_lines.append(f"run: {plan.line}")
+            if self.say is not None:
+                self.say(plan.line)
+        self.kept = plan.state
+        if plan.covers(workers):
+            assert plan.state is not None
+            self.output_claim = claim_output_dir(Path(self.config.output_dir), keep=keep)
+            self.facts = plan.state.facts
+            return
+        self.open(port_blocks=port_blocks, relay=relay, keep=keep)
+        self.opened = True
 
     def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
         """Get everything the workers share ready, learning the run's facts on the way.

@@ -51,6 +51,10 @@ class ConfigError(HarnessError):
     """A setting has a value the harness cannot use; the message names the fix."""
 
 
+class KeptUnavailable(HarnessError):
+    """Kept stacks (``stackwright up``) that cannot be used; the message says why."""
+
+
 @dataclass
 class ServiceError(HarnessError):
     """A service of a worker's stack could not be started."""

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stackwright.support.config import HarnessConfig, RunFacts
-from stackwright.support.errors import HarnessError
+from stackwright.support.errors import HarnessError, KeptUnavailable
+from stackwright.support.kept import KeptState, attach, kept_folder
 from stackwright.support.processes import (
     LinePrinter,
     RelayClient,
@@ -59,6 +60,10 @@ class Worker:
     #: Called with the stack each time this worker's stack comes up (from the thread
     #: that started it): a test running then is covered from that moment.
     on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
+    #: The stacks ``stackwright up`` keeps, when this run attaches to them.
+    kept: KeptState | None = None
+    #: False when the run booted nothing of its own (every worker was to attach).
+    can_boot: bool = True
     _watchdog: threading.Thread | None = None
     _stopped: Stack | None = None
     #: The early start of this worker's stack, and what it raised.
@@ -109,6 +114,9 @@ class Worker:
             return self.stack
         if self.stack_error is not None:
             raise self.stack_error
+        if self.kept is not None and self._attach():
+            assert self.stack is not None
+            return self.stack
         stack = Stack(
             self.config,
             self.facts,
@@ -128,6 +136,31 @@ class Worker:
         for listener in self.on_stack_up:
             listener(stack)
         return stack
+
+    def _attach(self) -> bool:
+        """Take a kept stack; False when the run boots this worker's own instead."""
+        assert self.kept is not None
+        try:
+            attached = attach(self.kept, kept_folder(self.config.root))
+        except HarnessError as exc:
+            attached, why = None, str(exc)
+        else:
+            why = "every kept stack is taken (by this run's other workers or another run)"
+        if attached is None:
+            if not self.can_boot:
+                self.stack_error = KeptUnavailable(
+                    f"{self.worker} cannot attach to a kept stack: {why}; run again, or "
+                    "with --attach off"
+                )
+                self.summary = f"{self.worker}: {self.stack_error}"
+                raise self.stack_error
+            self.casualties.append(f"{self.worker}: booted its own stack: {why}")
+            return False
+        self.stack = attached
+        self.summary = f"{self.worker}: {attached.attached}"
+        for listener in self.on_stack_up:
+            listener(attached)
+        return True
 
     def live_stack(self) -> Stack:
         """The stack for the next test: restarted first when a service went down before.

@@ -43,6 +43,8 @@ from stackwright.support.errors import ConfigError
 SERVICE_LOG_MODES = ("on", "retain-on-failure", "off")
 #: The run steps' cache: on, off, or clear (empty it first, then on).
 CACHE_MODES = ("on", "off", "clear")
+#: Kept stacks (``stackwright up``): auto uses them outside CI, on always, off never.
+ATTACH_MODES = ("auto", "on", "off")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -102,9 +104,17 @@ def _words(_name: str, raw: str) -> tuple[str, ...]:
 
 
 def parse_cache(name: str, raw: str) -> str:
+    return _choice(name, raw, CACHE_MODES)
+
+
+def parse_attach(name: str, raw: str) -> str:
+    return _choice(name, raw, ATTACH_MODES)
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     value = raw.strip().lower()
-    if value not in CACHE_MODES:
-        raise ConfigError(f"{name} must be one of {', '.join(CACHE_MODES)}; got {raw!r}")
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
     return value
 
 
@@ -286,6 +296,17 @@ SETTINGS: tuple[Setting, ...] = (
         ini="cache_max_mb",
     ),
     Setting(
+        "attach",
+        parse_attach,
+        "auto",
+        "use the stacks 'stackwright up' keeps running, when its configuration is this "
+        "run's: auto (yes, but never when CI is set), on (in CI too) or off (boot as usual)",
+        cli="--attach",
+        env="PLAYWRIGHT_ATTACH",
+        ini="attach",
+        choices=ATTACH_MODES,
+    ),
+    Setting(
         "page_url",
         _text,
         None,
@@ -326,6 +347,7 @@ class HarnessConfig:
     cache_max_mb: float = 2048.0
     db_reset: str | None = None
     page_url: str | None = None
+    attach: str = "auto"
     preload: bool = True
     host: str = "127.0.0.1"
 

@@ -358,11 +358,7 @@ class PreloadServer:
         cwd = os.path.join(config.root, spec.cwd)
         if not os.path.isdir(cwd):
             raise PreloadUnavailable(f"its working directory {cwd} does not exist")
-        private = config.services_dir / "preload"
-        address, folder = str(private / f"{spec.name}.sock"), None
-        if len(address.encode()) > _MAX_SOCKET_PATH:
-            folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)  # mode 0700
-            address = os.path.join(folder, f"{spec.name}.sock")
+        address, folder = socket_address(config.services_dir / "preload" / f"{spec.name}.sock")
         try:
             return cls.start(
                 address,
@@ -388,9 +384,23 @@ class PreloadServer:
         stop_group(self.process, STOP_GRACE)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.address)
-        folder = os.path.dirname(self.address)
-        if os.path.basename(folder).startswith(_TEMP_PREFIX):
-            shutil.rmtree(folder, ignore_errors=True)
+        remove_socket_folder(self.address)
+
+
+def socket_address(preferred: Path) -> tuple[str, str | None]:
+    """(``preferred``, None), or, when it is longer than a Unix socket path may be (108
+    bytes), the same name in a new private temporary folder, and that folder."""
+    if len(str(preferred).encode()) <= _MAX_SOCKET_PATH:
+        return str(preferred), None
+    folder = tempfile.mkdtemp(prefix=_TEMP_PREFIX)  # mode 0700
+    return os.path.join(folder, preferred.name), folder
+
+
+def remove_socket_folder(address: str) -> None:
+    """Remove the temporary folder ``socket_address`` made for ``address``, if it did."""
+    folder = os.path.dirname(address)
+    if os.path.basename(folder).startswith(_TEMP_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def private_folder(folder: Path) -> Path:

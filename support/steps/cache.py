@@ -232,11 +232,10 @@ class StepCache:
             last = json.loads((self.folder / step / LAST).read_text())
         except (OSError, ValueError):
             return "no cached entry yet"
-        changes = [
-            f"{name} changed"
-            for name, value in key.recipe.items()
-            if last.get("recipe", {}).get(name) != value
-        ]
+        recipe = last.get("recipe", {})
+        names = [*key.recipe, *(name for name in recipe if name not in key.recipe)]
+        # A part the key no longer holds changed too (an interpreter the step stopped naming).
+        changes = [f"{name} changed" for name in names if recipe.get(name) != key.recipe.get(name)]
         before, now = last.get("files", {}), key.files
         edited = sorted(p for p in now.keys() & before.keys() if now[p] != before[p])
         added = sorted(now.keys() - before.keys())

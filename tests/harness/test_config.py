@@ -352,6 +352,7 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "template_inputs": (("seed.py data/*.json", ("seed.py", "data/*.json")), ("a", ("a",))),
     "dev_services": (("frontend", frozenset({"frontend"})), ("backend", frozenset({"backend"}))),
     "cache": (("off", "off"), ("clear", "clear")),
+    "attach": (("off", "off"), ("ON", "on")),
     "cache_dir": (("/a/cache", "/a/cache"), ("b", "b")),
     "cache_max_mb": (("10", 10.0), ("20", 20.0)),
     "page_url": (

@@ -24,9 +24,11 @@ LAYERS = {
     "support.results": 4,
     "support.controller": 5,
     "support.worker": 5,
-    "support.cli": 5,
-    "support": 5,  # its __init__: the library's small public face
-    "fixtures": 6,
+    "support.kept": 5,
+    "support.up": 6,
+    "support.cli": 7,
+    "support": 7,  # its __init__: the library's small public face
+    "fixtures": 8,
 }
 SIBLINGS = {"support.steps", "support.browser"}
 
