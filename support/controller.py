@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
+from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptState
 from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
@@ -29,6 +31,7 @@ from stackwright.support.processes import (
     RunWatch,
     Stack,
     choose_run_base,
+    publish_template_failure,
     start_servers,
     state_path,
 )
@@ -59,6 +62,8 @@ class Controller:
     start_lines: list[str] = field(default_factory=list)
     #: The run steps (template, builds), cancelled on close.
     steps: StepRunner | None = None
+    #: The template step, running while the workers start what does not need it.
+    template: threading.Thread | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
     #: The stacks ``stackwright up`` keeps, when this run's workers attach to them.
@@ -109,10 +114,11 @@ class Controller:
             config.services_dir, Path(config.root), self.base_env, cache, on_start=self.say
         )
         try:
-            # At once: the run-scoped services then the template (which may name their
-            # URLs), each build, and the preload servers.
+            # At once: the run-scoped services, each build, and the preload servers. The
+            # template (which may name the run services' URLs) is not waited for: the
+            # workers start what does not need it meanwhile (``wait_for_template``).
             work: dict[str, Callable[[], Any]] = {
-                "run services and template": lambda: self._run_services_and_template(ports),
+                "run services": lambda: self._run_services_then_template(ports),
                 "preload servers": self._start_preload_servers,
             }
             for step in config.build_steps:
@@ -129,17 +135,53 @@ class Controller:
             ).start()
         # What every worker gets, once, beside the settings.
         self.facts = ports.learned(
-            run_urls=results["run services and template"],
+            run_urls=results["run services"],
             preload_addresses=results["preload servers"],
             relay_address=self.relay_server.address if self.relay_server else None,
         )
 
-    def _run_services_and_template(self, facts: RunFacts) -> dict[str, str]:
+    def _run_services_then_template(self, facts: RunFacts) -> dict[str, str]:
+        """The run-scoped services' URLs, once they are ready; the template then starts
+        in the background."""
+        config, step = self.config, self.config.template_step
+        side = config.data_root if step is not None and config.data_services else None
+        missed = None
+        if step is not None and side is not None:
+            # Before those services start: the seed's database and their data, cached
+            # together, make the seed unnecessary.
+            assert self.steps is not None
+            started = time.perf_counter()
+            missed = self.steps.restore(step, run_values(config, facts), side)
+            if missed is None:
+                self.start_lines.append(
+                    f"{step.what}: from the cache with the data of "
+                    f"{', '.join(config.data_services)} in {time.perf_counter() - started:.2f}s"
+                )
         run_urls = self._start_run_services(facts)
-        step = self.config.template_step
-        if step is not None:
-            self._run_step(step, facts.learned(run_urls=run_urls))
+        if step is not None and (side is None or missed is not None):
+            run_facts = facts.learned(run_urls=run_urls)
+            self.template = threading.Thread(
+                target=self._make_template,
+                args=(step, run_facts, side, missed),
+                name="template",
+                daemon=True,
+            )
+            self.template.start()
         return run_urls
+
+    def _make_template(
+        self, step: RunStep, facts: RunFacts, side: Path | None, missed: str | None
+    ) -> None:
+        """The template step, its failure published for the workers that wait for it."""
+        try:
+            assert self.steps is not None
+            values = run_values(self.config, facts)
+            self.start_lines.append(self.steps.run(step, values, side=side, missed=missed))
+        except HarnessError as exc:
+            self.start_lines.append(f"{step.what}: failed; every stack that needs it fails")
+            publish_template_failure(self.config, str(exc))
+        except BaseException as exc:  # a bug, or the run is being stopped
+            publish_template_failure(self.config, f"{step.what}: {type(exc).__name__}: {exc}")
 
     def _run_step(self, step: RunStep, facts: RunFacts) -> None:
         assert self.steps is not None
@@ -180,6 +222,9 @@ class Controller:
         that fails to open is closed at once, and again when pytest finishes)."""
         if self.steps is not None:
             self.steps.cancel()
+        if self.template is not None:
+            self.template.join()
+            self.template = None
         for name, server in self.preload_servers.items():
             failure = server.failure()
             if failure:

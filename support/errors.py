@@ -51,6 +51,11 @@ class ConfigError(HarnessError):
     """A setting has a value the harness cannot use; the message names the fix."""
 
 
+class TemplateUnavailable(HarnessError):
+    """A worker's stack cannot have the run's template database: its step failed (the
+    message is the step's own error) or it never came."""
+
+
 class KeptUnavailable(HarnessError):
     """Kept stacks (``stackwright up``) that cannot be used; the message says why."""
 

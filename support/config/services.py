@@ -56,7 +56,9 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
         "scope",
         "worker (one per xdist worker, the default) or run: one for the whole run, started "
         "by the controller before the template and every worker, for stand-ins such as "
-        "object storage, mail or a queue; it may name only run-scoped services' URLs",
+        "object storage, mail or a queue; it may name only run-scoped services' URLs, and "
+        "{data}: its own folder, which the template's cache entry keeps with the seeded "
+        "database (restored before it starts, so a cached seed does not run at all)",
     ),
     (
         "python",
@@ -99,6 +101,8 @@ SERVICE_SUFFIXES = tuple(suffix for suffix, _ in SERVICE_KEYS)
 LINELIST_SUFFIXES = ("env", "build_env", "dev_env")
 #: The placeholder of a service's build folder, known to the build and the service.
 BUILD = "build"
+#: A run-scoped service's own data folder: filled by the seed, cached with the template.
+DATA = "data"
 BUILD_TIMEOUT = 300.0
 
 
@@ -192,7 +196,7 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
         return (*known, "db", *url_placeholders(run))
     build = (BUILD,) if spec.build else ()
     if spec.scope == "run":
-        return (*known, "port", *build, *url_placeholders(run))
+        return (*known, "port", DATA, *build, *url_placeholders(run))
     return (*known, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
 
 

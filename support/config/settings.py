@@ -17,6 +17,7 @@ from typing import Any
 from stackwright.support.config.services import (
     BUILD,
     BUILD_TIMEOUT,
+    DATA,
     LINELIST_SUFFIXES,
     RUN_PLACEHOLDERS,
     SERVICE_SUFFIXES,
@@ -26,6 +27,7 @@ from stackwright.support.config.services import (
     check_spec,
     cmd_variable,
     env_lines,
+    named_placeholders,
     parse_alt_command,
     parse_interpreter,
     parse_ready,
@@ -393,6 +395,17 @@ class HarnessConfig:
     def build_steps(self) -> tuple[RunStep, ...]:
         """Each service's build, in start order."""
         return tuple(_build_step(spec) for spec in self.services if spec.build)
+
+    @property
+    def data_root(self) -> Path:
+        """The run-scoped services' ``{data}`` folders, one per service: what the seed
+        fills besides the template, cached with it."""
+        return self.services_dir / DATA
+
+    @property
+    def data_services(self) -> tuple[str, ...]:
+        """The run-scoped services that keep their data in ``{data}``."""
+        return tuple(spec.name for spec in self.scoped("run") if DATA in named_placeholders(spec))
 
     def build_dir(self, name: str) -> Path:
         """Where a service's build is, for this run (its ``{build}``)."""

@@ -4,7 +4,11 @@ the run's services. Imports configuration only."""
 
 from __future__ import annotations
 
-from stackwright.support.processes.database import reset_database
+from stackwright.support.processes.database import (
+    publish_template_failure,
+    reset_database,
+    wait_for_template,
+)
 from stackwright.support.processes.groups import kill_group, stop_group
 from stackwright.support.processes.logs import LogMarks, LogSlice
 from stackwright.support.processes.ports import PortAllocator, choose_run_base
@@ -27,9 +31,11 @@ __all__ = [
     "StartReport",
     "choose_run_base",
     "kill_group",
+    "publish_template_failure",
     "reset_database",
     "spawn",
     "start_servers",
     "state_path",
     "stop_group",
+    "wait_for_template",
 ]

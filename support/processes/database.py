@@ -1,10 +1,18 @@
-"""The seeded template database: built once per run, copied per worker."""
+"""The seeded template database: built once per run, copied per worker.
+
+The run does not wait for the seed: workers start every service that does not name
+``{db}`` (and launch their browsers) while it runs, and ``wait_for_template`` holds
+back only the services that do. The controller publishes the template by renaming it
+into place, or its failure in ``template.failed`` beside it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -13,9 +21,41 @@ from typing import Any
 
 from stackwright.support.config.services import fill_text
 from stackwright.support.config.settings import HarnessConfig
-from stackwright.support.errors import ConfigError, DatabaseResetFailed
+from stackwright.support.errors import ConfigError, DatabaseResetFailed, TemplateUnavailable
 
 RESET_TIMEOUT = 10.0
+#: Beside the template: why it will not come (the step's error), written whole.
+TEMPLATE_FAILED = "template.failed"
+
+
+def publish_template_failure(config: HarnessConfig, message: str) -> None:
+    """Tell every worker waiting for the template that it will not come, and why."""
+    folder = config.template_path.parent
+    partial = folder / f".{TEMPLATE_FAILED}.{os.getpid()}"
+    partial.write_text(message)
+    os.replace(partial, folder / TEMPLATE_FAILED)
+
+
+def wait_for_template(config: HarnessConfig, *, poll: float = 0.01) -> float:
+    """Seconds waited until the run's template is there (none, without a template step);
+    TemplateUnavailable with the step's own error when it failed, or when it did not come
+    within the template's timeout (and a minute more for the cache)."""
+    if not config.template_cmd:
+        return 0.0
+    started = time.monotonic()
+    path, failed = config.template_path, config.template_path.parent / TEMPLATE_FAILED
+    limit = started + config.template_timeout + 60.0
+    while not path.exists():
+        if failed.exists():
+            raise TemplateUnavailable(failed.read_text(errors="replace"))
+        if time.monotonic() > limit:
+            raise TemplateUnavailable(
+                f"the template database did not appear at {path} within "
+                f"{config.template_timeout + 60:g} s (template_db_timeout and a minute); "
+                "the run's summary says what its step did"
+            )
+        time.sleep(poll)
+    return time.monotonic() - started
 
 
 def copy_template(config: HarnessConfig, destination: Path) -> Path:

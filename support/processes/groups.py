@@ -27,10 +27,19 @@ class Child(Protocol):
 
 
 def signal_group(pid: int, signum: int) -> None:
-    """Send ``signum`` to the group ``pid`` leads; a group that is gone is left alone."""
+    """Send ``signum`` to the group ``pid`` leads; a group that is gone is left alone.
+
+    A preloaded service is a fork whose pid is known before it leads its own group
+    (it calls setsid first thing): then the signal goes to the process itself, or a
+    stop right after the start would wait out the whole grace period."""
     try:
         os.killpg(pid, signum)
-    except (ProcessLookupError, PermissionError):
+    except ProcessLookupError:
+        try:
+            os.kill(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+    except PermissionError:
         pass
 
 

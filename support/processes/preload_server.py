@@ -143,11 +143,17 @@ class _Server:
             conn.close()
             return None
         sys.stdout.flush()
+        # A stop may come as soon as the worker has the pid: held until the child has
+        # the default handlers (not the server's), then acted on.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         try:
             pid = os.fork()
         except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             os.close(worker)
             raise
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         if pid == 0:
             try:
                 return self._become_child(conn, output, worker, request)
@@ -228,6 +234,7 @@ class _Server:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
         self.selector.close()
         self.listener.close()
         conn.close()
@@ -248,6 +255,10 @@ class _Server:
         sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
         sys.path[0] = os.getcwd()  # what `python -m` puts first
         return _Start(request["module"], list(request["args"]))
+
+
+#: The signals that stop a service, held across the fork.
+_STOPS = {signal.SIGTERM, signal.SIGINT}
 
 
 def _peer_credentials(conn: socket.socket) -> tuple[int, int, int]:

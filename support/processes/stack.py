@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Self
 
 from stackwright.support.config.facts import RunFacts, run_values
-from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.services import ServiceSpec, named_placeholders
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
     ExitedBeforeReady,
@@ -35,7 +35,7 @@ from stackwright.support.errors import (
     WorkingDirectoryMissing,
     tail_of,
 )
-from stackwright.support.processes.database import copy_template
+from stackwright.support.processes.database import copy_template, wait_for_template
 from stackwright.support.processes.health import ANSWER_TIMEOUT, process_state
 from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
 from stackwright.support.processes.process import LineSink, ServiceProcess
@@ -63,13 +63,20 @@ class StartReport:
     attempts: int = 1
     #: Services forked by the preload server rather than started with exec.
     preloaded: set[str] = field(default_factory=set)
+    #: Seconds the services naming ``{db}`` waited for the run's template (its seed).
+    template_wait: float = 0.0
 
     def summary(self) -> str:
         parts = " ".join(
             f"{name} {seconds:.2f}s" + (" preloaded" if name in self.preloaded else "")
             for name, seconds in self.services.items()
         )
-        return f"stack ready in {self.total:.2f}s ({parts})" + (
+        waited = (
+            f", {self.template_wait:.2f}s of it waiting for the template"
+            if self.template_wait >= 0.01
+            else ""
+        )
+        return f"stack ready in {self.total:.2f}s ({parts}{waited})" + (
             f" after {self.attempts} port attempts" if self.attempts > 1 else ""
         )
 
@@ -155,8 +162,6 @@ class Stack:
         started = self.clock()
         # One deadline for the whole start, port retries included.
         deadline = started + max((spec.timeout for spec in self.specs), default=0.0)
-        if self.scope == "worker":
-            copy_template(self.config, self.db_path)
         for spec in self.specs:
             self._check_node_modules(spec)
             self._check_cwd(spec)
@@ -194,14 +199,25 @@ class Stack:
         )
 
     def _start_once(self, ports: dict[str, int], deadline: float) -> None:
+        """Start every service and wait until each is ready. The services that name
+        ``{db}`` start once the run's template is there (the others start at once,
+        while the seed may still run); the wait does not count against their timeout."""
         self.ports_in_use = ports
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
         probes: dict[str, Probe] = {}
-        for spec in self.specs:
-            process = self.processes[spec.name] = self._spawn(spec, ports[spec.name])
-            probes[spec.name] = self._probe(spec, ports[spec.name], process)
-            if self.sequential:
-                self._wait_ready({spec.name: probes[spec.name]}, ports, deadline)
+        later = [spec for spec in self.specs if "db" in named_placeholders(spec)]
+        first = [spec for spec in self.specs if spec not in later]
+        for group in (first, later):
+            if group is later and self.scope == "worker":
+                waited = wait_for_template(self.config)
+                self.report.template_wait += waited
+                deadline += waited
+                copy_template(self.config, self.db_path)
+            for spec in group:
+                process = self.processes[spec.name] = self._spawn(spec, ports[spec.name])
+                probes[spec.name] = self._probe(spec, ports[spec.name], process)
+                if self.sequential:
+                    self._wait_ready({spec.name: probes[spec.name]}, ports, deadline)
         self._wait_ready(probes, ports, deadline)
 
     def _probe(self, spec: ServiceSpec, port: int, process: ServiceProcess) -> Probe:
@@ -227,6 +243,10 @@ class Stack:
         values = self._placeholders(port)
         if spec.build:
             values["build"] = str(self.config.build_dir(spec.name))
+        if self.scope == "run":
+            data = self.config.data_root / spec.name
+            data.mkdir(parents=True, exist_ok=True)
+            values["data"] = str(data)
         env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
         process = ServiceProcess(
             spec.name,

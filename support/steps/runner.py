@@ -53,6 +53,15 @@ def step_key(
     return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
 
 
+def _lock_of(target: Path) -> Path:
+    return target.with_name(f".{target.name}.lock")
+
+
+def _side_name(step: RunStep) -> str:
+    """The cache's name for what the step fills besides its output."""
+    return f"{step.name}_data"
+
+
 class StepRunner:
     """Runs a run's steps (from several threads at once), and stops them all on cancel."""
 
@@ -76,17 +85,26 @@ class StepRunner:
         self._guard = threading.Lock()
         self._cancelled = False
 
-    def run(self, step: RunStep, values: Mapping[str, str]) -> str:
+    def run(
+        self,
+        step: RunStep,
+        values: Mapping[str, str],
+        *,
+        side: Path | None = None,
+        missed: str | None = None,
+    ) -> str:
         """Make ``step``'s output at its target; the summary line says how, and how long.
 
         ``values`` are the placeholders the command may name (the run's). Safe to call
         from several processes for one target: a lock makes one build and the others
-        reuse its output.
+        reuse its output. ``side`` is a folder the step fills besides its output (the
+        run-scoped services' data a seed uploads): it is built, never fetched (``restore``
+        tried that, and ``missed`` says why it could not), and stored with the output.
         """
         started = time.perf_counter()
         target = self.services_dir / step.target
         target.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(target.with_name(f".{target.name}.lock")):
+        with file_lock(_lock_of(target)):
             if target.exists():
                 return f"{step.what}: already in {target}"
             if not self.cache.enabled:
@@ -96,23 +114,55 @@ class StepRunner:
                 verb, why = "built", f"not cached: set {step.inputs_key} to cache it"
                 self._build(step, target, values, why)
             else:
-                verb, why = self._from_cache_or_build(step, target, values)
+                verb, why = self._from_cache_or_build(step, target, values, side, missed)
         return f"{step.what}: {verb} in {time.perf_counter() - started:.2f}s ({why})"
 
+    def restore(self, step: RunStep, values: Mapping[str, str], side: Path) -> str | None:
+        """The step's output and its ``side`` folder from the cache, both or neither
+        (before the services that keep their data in ``side`` start): None when both
+        were restored, else why not."""
+        if not self.cache.enabled:
+            return "cache off"
+        if not step.inputs:
+            return f"not cached: set {step.inputs_key} to cache it"
+        target = self.services_dir / step.target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.cache.open()
+        key = step_key(step, self.root, self.env, values)
+        with file_lock(_lock_of(target)), self.cache.claim(step.name, key):
+            missed = self.cache.fetch(step.name, key, target)
+            if missed is not None:
+                return missed
+            remove_path(side)
+            missed = self.cache.fetch(_side_name(step), key, side)
+            if missed is None:
+                return None
+            remove_path(target)
+            side.mkdir(parents=True, exist_ok=True)
+            return f"the run services' data it fills: {missed}"
+
     def _from_cache_or_build(
-        self, step: RunStep, target: Path, values: Mapping[str, str]
+        self,
+        step: RunStep,
+        target: Path,
+        values: Mapping[str, str],
+        side: Path | None = None,
+        missed: str | None = None,
     ) -> tuple[str, str]:
         """(what happened, why): taken from the cache, or built and stored."""
         self.cache.open()
         key = step_key(step, self.root, self.env, values)
         with self.cache.claim(step.name, key):
-            missed = self.cache.fetch(step.name, key, target)
-            if missed is None:
-                return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
+            if side is None:
+                missed = self.cache.fetch(step.name, key, target)
+                if missed is None:
+                    return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
             self._build(step, target, values, f"cache miss: {missed}")
             if step_key(step, self.root, self.env, values).digest != key.digest:
                 return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
             self.cache.store(step.name, key, target)
+            if side is not None:
+                self.cache.store(_side_name(step), key, side)
             return "built", f"cache miss: {missed}"
 
     def _build(self, step: RunStep, target: Path, values: Mapping[str, str], why: str) -> None:

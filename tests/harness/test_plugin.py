@@ -362,9 +362,11 @@ def _preload_servers(cwd: Path) -> list[int]:
     return pids_in(cwd, b"preload_server.py")
 
 
-def test_a_failed_template_build_stops_the_run_and_its_preload_server(
+def test_a_failed_template_build_fails_each_test_and_stops_its_preload_server(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
+    """The run does not wait for the seed (workers start what does not need it), so a
+    failed seed fails every test that needs a stack, with the step's own error."""
     pytester.makefile(
         ".ini",
         pytest=_ini(
@@ -377,10 +379,11 @@ def test_a_failed_template_build_stops_the_run_and_its_preload_server(
     scratch.mkdir()
     pytester._monkeypatch.setenv("TMPDIR", str(scratch))  # type: ignore[attr-defined]
     result = pytester.runpytest_subprocess()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
         ["*building the template database failed with exit code 1*", "*seed broke*"]
     )
+    result.stdout.fnmatch_lines(["the template database: failed; every stack that needs it fails"])
     assert _preload_servers(pytester.path) == []
     assert [p.name for p in scratch.iterdir() if p.name.startswith("stackwright-")] == []
 

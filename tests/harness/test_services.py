@@ -321,15 +321,123 @@ def _api_logs(project: Path) -> str:
     )
 
 
-def test_a_failed_template_stops_the_run_scoped_services_and_says_why(
+def test_a_failed_template_fails_the_tests_stops_the_run_services_and_says_why(
     pytester: pytest.Pytester,
 ) -> None:
     ini = SIDE_INI.replace("{db} {s3_url}", "{db} {s3_url}/missing-folder/x")
     pytester.makefile(".ini", pytest=ini.replace(f"{SEED} {{db}}", f"{SEED} /nonexistent/db"))
     pytester.makepyfile(test_side="def test_a(stack): pass\n")
     result = pytester.runpytest_subprocess("-n", "2", "--stream-logs", "all")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*building the template database failed*"])
+    result.assert_outcomes(errors=1)  # the test needed a stack, so the seed
+    result.stdout.fnmatch_lines(["*building the template database failed*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     result.stdout.fnmatch_lines(["[[]run s3[]] s3 listening"])  # it had started
     assert pids_in(pytester.path, FAKE.name.encode()) == [], "the run-scoped s3 outlived the run"
+
+
+#: The seed waits until the gateway (which does not name {db}) has started: a run that
+#: waited for the seed before starting any service would never finish it.
+OVERLAP_SEED = """
+import pathlib, sqlite3, sys, time
+gateway = pathlib.Path("test-results/.services/main/gateway.log")
+deadline = time.monotonic() + 20
+while "gateway starting on port" not in (gateway.read_text() if gateway.exists() else ""):
+    assert time.monotonic() < deadline, "the gateway never started while the seed ran"
+    time.sleep(0.01)
+db = sqlite3.connect(sys.argv[1])
+db.execute("create table seeded (note)")
+db.commit()
+"""
+
+OVERLAP_INI = f"""
+[pytest]
+addopts = -p stackwright.fixtures.plugin
+services = gateway backend
+gateway_cmd = {{python}} {FAKE} --port {{port}}
+gateway_env = FAKE_NAME=gateway
+backend_cmd = {{python}} {FAKE} --port {{port}}
+backend_env =
+    FAKE_NAME=backend
+    FAKE_DB={{db}}
+template_db_cmd = {{python}} seed.py {{db}}
+template_db_timeout = 30
+"""
+
+
+def test_services_that_need_no_database_start_while_the_seed_runs(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=OVERLAP_INI)
+    (pytester.path / "seed.py").write_text(OVERLAP_SEED)
+    pytester.makepyfile(
+        test_overlap="""
+import sqlite3
+
+def test_seeded(sqlite_db_path, backend_url):
+    assert sqlite3.connect(sqlite_db_path).execute("select * from seeded").fetchall() == []
+"""
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r"main: stack ready in .*s of it waiting for the template\)"])
+
+
+STORE = Path(__file__).with_name("fake_store.py")
+
+#: The seed writes the database and uploads a file to the run's object store.
+STORE_SEED = """
+import sqlite3, sys, urllib.request
+db, store = sys.argv[1], sys.argv[2]
+with open("seed-runs.txt", "a") as runs:
+    runs.write("run\\n")
+photo = open("photo.txt").read()
+urllib.request.urlopen(urllib.request.Request(store + "/photo", photo.encode(), method="PUT"))
+sqlite3.connect(db).execute("create table parts (photo)").connection.commit()
+"""
+
+STORE_INI = f"""
+[pytest]
+addopts = -p stackwright.fixtures.plugin
+services = store backend
+store_scope = run
+store_cmd = {{python}} {STORE} --port {{port}} --data {{data}}
+store_ready = http /ready
+backend_cmd = {{python}} {FAKE} --port {{port}}
+backend_env = FAKE_DB={{db}}
+template_db_cmd = {{python}} seed.py {{db}} {{store_url}}
+template_db_inputs = seed.py photo.txt
+"""
+
+STORE_TEST = """
+import sqlite3, urllib.request
+
+def test_the_seeded_photo_is_in_the_store(store_url, sqlite_db_path):
+    assert urllib.request.urlopen(store_url + "/photo").read() == open("photo.txt", "rb").read()
+    sqlite3.connect(sqlite_db_path).execute("select * from parts")
+"""
+
+
+def test_a_seed_that_fills_a_run_service_is_cached_with_its_data(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=STORE_INI)
+    pytester.makepyfile(test_store=STORE_TEST)
+    (pytester.path / "seed.py").write_text(STORE_SEED)
+    (pytester.path / "photo.txt").write_text("a photo")
+    runs = pytester.path / "seed-runs.txt"
+
+    def run() -> pytest.RunResult:
+        result = pytester.runpytest_subprocess()
+        result.assert_outcomes(passed=1)
+        return result
+
+    run().stdout.fnmatch_lines(["the template database: built in *(cache miss: *)"])
+    assert runs.read_text().count("run") == 1
+    again = run()  # the store starts with the seed's upload, and the seed does not run
+    again.stdout.fnmatch_lines(
+        ["the template database: from the cache with the data of store in *"]
+    )
+    assert runs.read_text().count("run") == 1
+    (pytester.path / "photo.txt").write_text("another photo")
+    run().stdout.fnmatch_lines(["*cache miss: changed: photo.txt*"])
+    assert runs.read_text().count("run") == 2

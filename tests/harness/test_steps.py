@@ -328,6 +328,40 @@ def test_a_template_runs_on_another_services_interpreter(tmp_path: Path) -> None
     assert "(cache miss: interpreter {web_python} changed)" in run(replace(web, python=None))
 
 
+def test_a_template_is_restored_with_its_services_data_or_not_at_all(tmp_path: Path) -> None:
+    """The seeded database without the files the seed uploaded would be a broken seed."""
+    (tmp_path / "seed.txt").write_text("rows")
+    config = HarnessConfig(
+        root=str(tmp_path),
+        output_dir=str(tmp_path / "out"),
+        services=(),
+        template_cmd=f"{{python}} {BUILD} {{db}} --file --source seed.txt --runs runs.txt",
+        template_inputs=("seed.txt",),
+        cache_dir="cache",
+    )
+    step, side = config.template_step, config.data_root
+    assert step is not None
+    runner = StepRunner(
+        config.services_dir, tmp_path, os.environ, StepCache(config.cache_path, max_bytes=10**8)
+    )
+    values = run_values(config, RunFacts())
+    missed = runner.restore(step, values, side)
+    assert missed == "no cached entry yet"
+    (side / "store").mkdir(parents=True)
+    (side / "store" / "photo").write_text("uploaded by the seed")
+    assert "built" in runner.run(step, values, side=side, missed=missed)
+    shutil.rmtree(config.services_dir)
+    assert runner.restore(step, values, side) is None
+    assert (side / "store" / "photo").read_text() == "uploaded by the seed"
+    assert config.template_path.read_text() == "rows"
+    # Without its data entry, the database alone is not used.
+    shutil.rmtree(config.services_dir)
+    shutil.rmtree(config.cache_path / "template_data")
+    missed = runner.restore(step, values, side)
+    assert missed == "the run services' data it fills: no cached entry yet"
+    assert not config.template_path.exists() and side.is_dir() and not any(side.iterdir())
+
+
 # -- in a real run -----------------------------------------------------------------
 
 #: A static site per worker, served from the run's build of it.
