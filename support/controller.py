@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
+from stackwright.support.config.services import named_placeholders
 from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptState
 from stackwright.support.kept import plan as plan_kept
@@ -89,6 +90,12 @@ class Controller:
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
         self.opened = True
+        waiting = [s.name for s in self.config.scoped("worker") if "db" in named_placeholders(s)]
+        if self.template is not None and self.template.is_alive() and self.say is not None:
+            self.say(
+                f"{workers} worker stack{'s' if workers > 1 else ''} starting while the "
+                f"template database seeds; {', '.join(waiting) or 'the tests'} wait for it"
+            )
 
     def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:
         """Get everything the workers share ready, learning the run's facts on the way.

@@ -17,6 +17,7 @@ LAYERS = {
     "support.text": 0,
     "support.stamps": 0,
     "support.readiness": 0,
+    "support.progress": 0,
     "support.config": 1,
     "support.processes": 2,
     "support.steps": 3,

@@ -425,13 +425,17 @@ def test_a_build_says_when_it_starts_and_why(pytester: pytest.Pytester) -> None:
     """A cold run was silent while its builds ran (22 s on a real stack), saying what
     happened only in the end-of-run summary; a build now announces itself as it starts."""
     _site(pytester)
-    cold = pytester.runpytest_subprocess("-n", "2")
-    cold.assert_outcomes(passed=1)
-    announced = "stackwright: the web build: building (cache miss: no cached entry yet)"
-    lines = cold.outlines
-    assert announced in lines, cold.stdout.str()
-    first_result = next(i for i, line in enumerate(lines) if "[100%]" in line)
-    assert lines.index(announced) < first_result
+    for workers in ("2", "0"):
+        shutil.rmtree(pytester.path / "shared-cache", ignore_errors=True)
+        cold = pytester.runpytest_subprocess("-n", workers)
+        cold.assert_outcomes(passed=1)
+        announced = "stackwright: the web build: building (cache miss: no cached entry yet)"
+        lines = cold.outlines
+        assert announced in lines, cold.stdout.str()
+        # pytest's header first, then the build's line, then the tests
+        header = next(i for i, line in enumerate(lines) if "test session starts" in line)
+        first_result = next(i for i, line in enumerate(lines) if "[100%]" in line)
+        assert header < lines.index(announced) < first_result
     (pytester.path / "src.txt").write_text("changed")
     changed = pytester.runpytest_subprocess("-n", "2")
     changed.stdout.fnmatch_lines(["stackwright: the web build: building (cache miss: *src.txt*)"])
