@@ -57,14 +57,16 @@ def explain(endpoint: str, error: str) -> str:
     """The message for a failed connection, fitted to the failure actually seen."""
     mine = client_version()
     mismatch = re.search(r"server version: v?([\d.]+).*?client version: v?([\d.]+)", error, re.S)
-    if mismatch or "428" in error:
-        server = mismatch.group(1) if mismatch else "another version"
+    # HTTP 428 is how a server of another version refuses; not any '428' (a port 42837).
+    if mismatch or re.search(r"(?<![:\d])428(?!\d)", error):
+        server = f"Playwright {mismatch.group(1)}" if mismatch else "another Playwright version"
+        install = f"pip install 'playwright=={mismatch.group(1)}.*'" if mismatch else "pip"
         return (
-            f"the Playwright browser server at {endpoint} runs Playwright {server}, and this "
+            f"the Playwright browser server at {endpoint} runs {server}, and this "
             f"run's client is Playwright {mine}: their major.minor versions must match.\n"
             f"Try: run the server of this version (npx playwright@{mine} run-server, or "
             f"'playwright run-server' from this .venv), or install the client of the "
-            f"server's version here (pip install 'playwright=={server}.*')."
+            f"server's version here ({install})."
         )
     first = next((line.strip() for line in error.splitlines() if line.strip()), error)
     if re.search(r"ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|Timeout|timed out", error):

@@ -45,6 +45,11 @@ def test_the_message_fits_the_failure_seen() -> None:
     assert "playwright run-server" in refused
     other = explain("ws://h:1/", "BrowserType.connect: 400 Bad Request")
     assert "refused the connection: BrowserType.connect: 400 Bad Request" in other
+    # A port holding '428' is not the 428 a server of another version answers.
+    port = explain("ws://h:42837/", "connect ECONNREFUSED 127.0.0.1:42837")
+    assert port.startswith("cannot reach the Playwright browser server at ws://h:42837/")
+    version = explain("ws://h:1/", "BrowserType.connect: 428 Precondition Required")
+    assert "runs another Playwright version, and this run's client is" in version
 
 
 @pytest.fixture
