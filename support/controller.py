@@ -94,7 +94,8 @@ class Controller:
         if self.template is not None and self.template.is_alive() and self.say is not None:
             self.say(
                 f"{workers} worker stack{'s' if workers > 1 else ''} starting while the "
-                f"template database seeds; {', '.join(waiting) or 'the tests'} wait for it"
+                f"template database seeds; {', '.join(waiting) or 'the tests'} "
+                f"wait{'s' if len(waiting) == 1 else ''} for it"
             )
 
     def open(self, *, port_blocks: int, relay: bool, keep: Sequence[Path] = ()) -> None:

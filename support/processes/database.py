@@ -15,7 +15,7 @@ import sqlite3
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,13 @@ def publish_template_failure(config: HarnessConfig, message: str) -> None:
     os.replace(partial, folder / TEMPLATE_FAILED)
 
 
-def wait_for_template(config: HarnessConfig, *, poll: float = 0.01) -> float:
+def wait_for_template(
+    config: HarnessConfig, *, poll: float = 0.01, on_wait: Callable[[], None] | None = None
+) -> float:
     """Seconds waited until the run's template is there (none, without a template step);
     TemplateUnavailable with the step's own error when it failed, or when it did not come
-    within the template's timeout (and a minute more for the cache)."""
+    within the template's timeout (and a minute more for the cache). ``on_wait`` is
+    called between looks (what else the caller watches meanwhile)."""
     if not config.template_cmd:
         return 0.0
     started = time.monotonic()
@@ -54,6 +57,8 @@ def wait_for_template(config: HarnessConfig, *, poll: float = 0.01) -> float:
                 f"{config.template_timeout + 60:g} s (template_db_timeout and a minute); "
                 "the run's summary says what its step did"
             )
+        if on_wait is not None:
+            on_wait()
         time.sleep(poll)
     return time.monotonic() - started
 

@@ -209,7 +209,11 @@ class Stack:
         first = [spec for spec in self.specs if spec not in later]
         for group in (first, later):
             if group is later and self.scope == "worker":
-                waited = wait_for_template(self.config)
+                # Meanwhile the first services' readiness is polled (and their exits seen).
+                def poll_first() -> None:
+                    self._poll_ready(probes, ports, deadline + self.report.template_wait)
+
+                waited = wait_for_template(self.config, on_wait=poll_first)
                 self.report.template_wait += waited
                 deadline += waited
                 copy_template(self.config, self.db_path)
@@ -280,15 +284,16 @@ class Stack:
         return values
 
     def _wait_ready(self, probes: dict[str, Probe], ports: dict[str, int], deadline: float) -> None:
-        while True:
-            waiting = [name for name, probe in probes.items() if probe.ready_at is None]
-            if not waiting:
-                return
-            for name in waiting:
-                self._check_one(name, probes[name], ports[name], deadline)
+        while self._poll_ready(probes, ports, deadline):
             pending = [p.next_at for p in probes.values() if p.ready_at is None]
-            if pending:
-                time.sleep(max(0.001, min(pending) - self.clock()))
+            time.sleep(max(0.001, min(pending) - self.clock()))
+
+    def _poll_ready(self, probes: dict[str, Probe], ports: dict[str, int], deadline: float) -> bool:
+        """Check each service not ready yet once; whether any is still waiting."""
+        waiting = [name for name, probe in probes.items() if probe.ready_at is None]
+        for name in waiting:
+            self._check_one(name, probes[name], ports[name], deadline)
+        return any(probe.ready_at is None for probe in probes.values())
 
     def _check_one(self, name: str, probe: Probe, port: int, deadline: float) -> None:
         process = self.processes[name]

@@ -49,7 +49,9 @@ def step_key(
     for name in sorted(named_placeholders(spec)):
         if name == "python" or name.endswith("_python"):
             label = "interpreter" if name == "python" else f"interpreter {{{name}}}"
-            recipe[label] = interpreters.get(name, "")
+            # As named (a virtualenv's python is a link: resolving it would merge venvs),
+            # without the '..' of a relative start.
+            recipe[label] = os.path.normpath(interpreters.get(name, "")) if name in interpreters else ""
     return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
 
 
