@@ -298,6 +298,9 @@ def test_a_build_that_names_no_interpreter_stays_cached_on_another_python(
     assert "(cache miss: interpreter changed)" in _run(
         _config(tmp_path, python=_another_python(tmp_path))
     )
+    # The same interpreter reached through '..' (a relative start) is the same key.
+    roundabout = str(tmp_path / "out" / ".." / "venv-python")
+    assert "from the cache" in _run(_config(tmp_path, python=roundabout))
 
 
 def test_a_template_runs_on_another_services_interpreter(tmp_path: Path) -> None:
