@@ -189,18 +189,19 @@ class Worker:
             self.needs_restart = True
             self.casualties.append(problem.casualty())
             raise problem
-        self._check_run_services()
+        self._check_run_services(stack)
         return stack
 
-    def _check_run_services(self) -> None:
+    def _check_run_services(self, stack: Stack) -> None:
         """A run-scoped service that went down since this worker's last test fails this
-        one (the controller restarts it; its casualty is the controller's to report)."""
+        one (whoever started it, this run's controller or ``stackwright up``, restarts
+        it and reports the casualty)."""
         run_specs = self.config.scoped("run")
         if not run_specs:
             return
         if self.run_view is None:
             self.run_view = RunServicesView(
-                state_path(self.config.services_dir),
+                state_path(stack.config.services_dir),
                 restart_timeout=max(spec.timeout for spec in run_specs),
             )
         self.run_view.check()

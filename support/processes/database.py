@@ -37,7 +37,7 @@ def publish_template_failure(config: HarnessConfig, message: str) -> None:
 
 
 def wait_for_template(
-    config: HarnessConfig, *, poll: float = 0.01, on_wait: Callable[[], None] | None = None
+    config: HarnessConfig, *, poll: float = 0.01, on_wait: Callable[[], object] | None = None
 ) -> float:
     """Seconds waited until the run's template is there (none, without a template step);
     TemplateUnavailable with the step's own error when it failed, or when it did not come

@@ -17,6 +17,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -210,9 +211,7 @@ class Stack:
         for group in (first, later):
             if group is later and self.scope == "worker":
                 # Meanwhile the first services' readiness is polled (and their exits seen).
-                def poll_first() -> None:
-                    self._poll_ready(probes, ports, deadline + self.report.template_wait)
-
+                poll_first = partial(self._poll_ready, probes, ports, deadline)
                 waited = wait_for_template(self.config, on_wait=poll_first)
                 self.report.template_wait += waited
                 deadline += waited

@@ -51,7 +51,8 @@ def step_key(
             label = "interpreter" if name == "python" else f"interpreter {{{name}}}"
             # As named (a virtualenv's python is a link: resolving it would merge venvs),
             # without the '..' of a relative start.
-            recipe[label] = os.path.normpath(interpreters.get(name, "")) if name in interpreters else ""
+            named = interpreters.get(name)
+            recipe[label] = os.path.normpath(named) if named else ""
     return Key(recipe, input_files(Path(root, spec.cwd), step.inputs))
 
 

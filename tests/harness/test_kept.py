@@ -226,3 +226,35 @@ def test_every_end_of_up_leaves_nothing_running(
         result.stdout.fnmatch_lines(["*stackwright up (pid *) is not running; booting as usual*"])
     else:
         result.stdout.fnmatch_lines(["*no kept stacks (start them with stackwright up)*"])
+
+
+RUN_SERVICE_DIES = """
+import json, os, signal, time
+from stackwright.support.processes import state_path
+
+def test_a_kills_the_kept_s3(stack):
+    pids = json.loads(state_path(stack.config.services_dir).read_text())["pids"]
+    os.kill(pids["s3"], signal.SIGKILL)
+
+def test_b_is_told(stack):
+    pass
+
+def test_c_runs_on_the_restarted_s3(s3_url):
+    import urllib.request
+    assert urllib.request.urlopen(s3_url + "/ready").status == 200
+"""
+
+
+def test_a_kept_run_service_that_dies_is_named_and_restarted_by_up(
+    suite: Path, pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(test_kept=RUN_SERVICE_DIES)
+    up = _up(pytester)
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:randomly")
+        result.assert_outcomes(passed=2, errors=1)  # the test after the kill is told
+        result.stdout.fnmatch_lines(["*ERROR at setup of test_b_is_told*", "s3 (run) was killed*"])
+        assert _started(suite, "s3") == 2
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
