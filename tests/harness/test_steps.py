@@ -255,16 +255,21 @@ def test_without_inputs_a_step_is_built_and_the_line_says_how_to_cache_it(tmp_pa
     assert _entries(config) == []
 
 
-def test_the_template_database_is_cached_like_a_build(tmp_path: Path) -> None:
-    (tmp_path / "seed.txt").write_text("rows")
-    config = HarnessConfig(
-        root=str(tmp_path),
-        output_dir=str(tmp_path / "out"),
+def _template_config(root: Path) -> HarnessConfig:
+    """A template step that copies seed.txt to {db}, counting its runs in runs.txt."""
+    (root / "seed.txt").write_text("rows")
+    return HarnessConfig(
+        root=str(root),
+        output_dir=str(root / "out"),
         services=(),
         template_cmd=f"{{python}} {BUILD} {{db}} --file --source seed.txt --runs runs.txt",
         template_inputs=("seed.txt",),
         cache_dir="cache",
     )
+
+
+def test_the_template_database_is_cached_like_a_build(tmp_path: Path) -> None:
+    config = _template_config(tmp_path)
     step = config.template_step
     assert step is not None
     lines = []
@@ -333,15 +338,7 @@ def test_a_template_runs_on_another_services_interpreter(tmp_path: Path) -> None
 
 def test_a_template_is_restored_with_its_services_data_or_not_at_all(tmp_path: Path) -> None:
     """The seeded database without the files the seed uploaded would be a broken seed."""
-    (tmp_path / "seed.txt").write_text("rows")
-    config = HarnessConfig(
-        root=str(tmp_path),
-        output_dir=str(tmp_path / "out"),
-        services=(),
-        template_cmd=f"{{python}} {BUILD} {{db}} --file --source seed.txt --runs runs.txt",
-        template_inputs=("seed.txt",),
-        cache_dir="cache",
-    )
+    config = _template_config(tmp_path)
     step, side = config.template_step, config.data_root
     assert step is not None
     runner = StepRunner(
