@@ -40,7 +40,7 @@ imports, which overlap the template and the build in a real run. The template
 (a 3 s seed) and the 300-module build take about 6 s cold and 0.02 s warm.
 
 The `inner loop` rows run a generated suite of the shape a team reported: a 5 s
-seed that also uploads to a folder-backed run-scoped store (`{data}`), a backend
+seed that also uploads to a folder-backed run-scoped store (`{{data}}`), a backend
 whose imports take 1 s (preloaded) and whose app factory takes 2 s at every
 start, a sidecar that takes 1 s, and a built frontend (`bench/inner_loop.py`).
 Running one test again while a `stackwright up -n 1` keeps the stack costs

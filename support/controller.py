@@ -23,7 +23,7 @@ from typing import Any
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
 from stackwright.support.config.services import named_placeholders
 from stackwright.support.errors import HarnessError
-from stackwright.support.kept import KeptState
+from stackwright.support.kept import KeptPlan, KeptState
 from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
     LinePrinter,
@@ -71,13 +71,29 @@ class Controller:
     kept: KeptState | None = None
     #: Whether workers that cannot attach may boot their own stacks (the run opened).
     opened: bool = False
+    _plan: KeptPlan | None = None
+    #: The preload servers' start, begun by ``prepare``.
+    _early_preload: threading.Thread | None = None
+
+    def prepare(self, *, workers: int, keep: Sequence[Path] = ()) -> None:
+        """As early as the configuration is known (before pytest's header): claim the
+        output folder, decide whether the run attaches to kept stacks, and, when it boots
+        its own, start the preload servers' imports at once (a backend that imports for
+        seconds is on the critical path of every start). Nothing is printed here."""
+        self._claim(keep)
+        self._plan = plan_kept(self.config, self.base_env, workers=workers)
+        if not self._plan.covers(workers) and self._early_preload is None:
+            self._early_preload = threading.Thread(
+                target=self._start_preload_servers, name="preload-servers", daemon=True
+            )
+            self._early_preload.start()
 
     def start(
         self, *, workers: int, port_blocks: int, relay: bool, keep: Sequence[Path] = ()
     ) -> None:
         """Open the run: attach to kept stacks when they cover every worker (nothing
         boots then), else open it as usual (and the workers that can still attach)."""
-        plan = plan_kept(self.config, self.base_env, workers=workers)
+        plan = self._plan or plan_kept(self.config, self.base_env, workers=workers)
         if plan.line:
             self.start_lines.append(f"run: {plan.line}")
             if self.say is not None:
@@ -85,7 +101,7 @@ class Controller:
         self.kept = plan.state
         if plan.covers(workers):
             assert plan.state is not None
-            self.output_claim = claim_output_dir(Path(self.config.output_dir), keep=keep)
+            self._claim(keep)
             self.facts = plan.state.facts
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
@@ -107,10 +123,7 @@ class Controller:
         assets). Raises HarnessError (the run cannot go on); whatever was started is stopped.
         """
         config = self.config
-        self.output_claim = claim_output_dir(Path(config.output_dir), keep=keep)
-        # Databases, logs and preload sockets: this user's alone, whatever the umask.
-        config.services_dir.mkdir(mode=0o700, exist_ok=True)
-        config.services_dir.chmod(0o700)
+        self._claim(keep)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
         ports = RunFacts(choose_run_base(port_blocks + 1, block), block, port_blocks)
         if relay and self.printer is not None and config.stream_logs:
@@ -127,7 +140,7 @@ class Controller:
             # workers start what does not need it meanwhile (``wait_for_template``).
             work: dict[str, Callable[[], Any]] = {
                 "run services": lambda: self._run_services_then_template(ports),
-                "preload servers": self._start_preload_servers,
+                "preload servers": self._preload_servers_started,
             }
             for step in config.build_steps:
                 work[step.name] = partial(self._run_step, step, ports)
@@ -147,6 +160,14 @@ class Controller:
             preload_addresses=results["preload servers"],
             relay_address=self.relay_server.address if self.relay_server else None,
         )
+
+    def _claim(self, keep: Sequence[Path]) -> None:
+        """Take the output folder for this run (once), and make its services' folder:
+        databases, logs and preload sockets, this user's alone whatever the umask."""
+        if self.output_claim is None:
+            self.output_claim = claim_output_dir(Path(self.config.output_dir), keep=keep)
+            self.config.services_dir.mkdir(mode=0o700, exist_ok=True)
+            self.config.services_dir.chmod(0o700)
 
     def _run_services_then_template(self, facts: RunFacts) -> dict[str, str]:
         """The run-scoped services' URLs, once they are ready; the template then starts
@@ -204,6 +225,14 @@ class Controller:
         self.start_lines.append(f"run: {stack.report.summary()}")
         return dict(stack.urls)
 
+    def _preload_servers_started(self) -> dict[str, str]:
+        """The preload servers' addresses: those ``prepare`` started, or started now."""
+        early, self._early_preload = self._early_preload, None
+        if early is None:
+            return self._start_preload_servers()
+        early.join()
+        return {name: server.address for name, server in self.preload_servers.items()}
+
     def _start_preload_servers(self) -> dict[str, str]:
         """One server per service with preload modules, by address; the summary says once
         why a service is not preloaded."""
@@ -230,6 +259,9 @@ class Controller:
         that fails to open is closed at once, and again when pytest finishes)."""
         if self.steps is not None:
             self.steps.cancel()
+        if self._early_preload is not None:
+            self._early_preload.join()
+            self._early_preload = None
         if self.template is not None:
             self.template.join()
             self.template = None

@@ -233,8 +233,17 @@ import json, os, signal, time
 from stackwright.support.processes import state_path
 
 def test_a_kills_the_kept_s3(stack):
-    pids = json.loads(state_path(stack.config.services_dir).read_text())["pids"]
-    os.kill(pids["s3"], signal.SIGKILL)
+    pid = json.loads(state_path(stack.config.services_dir).read_text())["pids"]["s3"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # gone (or a zombie) before the next test starts
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.01)
 
 def test_b_is_told(stack):
     pass
