@@ -41,18 +41,21 @@ imports, which overlap the template and the build in a real run. The template
 
 The `inner loop` rows run a generated suite of the shape a team reported: a 5 s
 seed that also uploads to a folder-backed run-scoped store (`{{data}}`), a backend
-whose imports take 1 s (preloaded) and whose app factory takes 2 s at every
-start, a sidecar that takes 1 s, and a built frontend (`bench/inner_loop.py`).
-Running one test again while a `stackwright up -n 1` keeps the stack costs
-about 1.2 s beyond the test itself (pytest's start, the browser, attaching and
-restoring the seeded data); booting as usual it costs about 4 s. A warm full
-run (seed and build from the cache; the store's data restored with the seed)
-costs about 0.7 s beyond the backend's start and the tests: most of it is
-pytest starting before any plugin runs. In a cold `-n 2` run the workers'
-start, the browsers and the sidecar run while the seed does: the first test
-starts about 0.7 s after the seed and the backend's start. The `-n 2` margin
-over seed + backend + tests also holds the second worker's share of the
-tests.
+whose imports take 1 s and whose app factory takes 2 s at every start (3.1 s to
+start by itself, with exec; preloaded in the runs), a sidecar that takes 1 s, a
+built frontend, and 6 browser tests (`bench/inner_loop.py`). "Tests" is the
+tests' own time: setup, call and teardown, a worker's first setup counted like a
+later one. Running one test again while `stackwright up -n 1` keeps the stack
+costs 1.0 to 1.4 s beyond the test itself (pytest's start, the browser,
+attaching and restoring the seeded data); booting as usual it costs about 4 s. A
+warm full run (seed and build from the cache, the store's data restored with the
+seed) costs 0.7 to 1.15 s beyond the backend's own start and the tests: pytest's
+own start before any plugin runs is about 0.65 s of it, and this machine's noise
+moves the rest. In a cold `-n 2` run the workers' start, their browsers, the
+sidecar and the backend's preloaded imports run while the seed does, so the
+first test starts about when the seed and the backend's own start are over. The
+`-n 2` margin over seed + backend + tests also holds the second worker's share of
+the tests.
 
 The reference suite is CPU-bound on 2 cores. One worker already keeps about
 1.3 cores busy, because each page load runs Chromium's browser, renderer, GPU
