@@ -267,3 +267,21 @@ def test_a_kept_run_service_that_dies_is_named_and_restarted_by_up(
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(timeout=30)
+
+
+def test_a_second_up_of_the_same_suite_is_refused(suite: Path, pytester: pytest.Pytester) -> None:
+    up = _up(pytester)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "stackwright.support.cli", "up", "-c", "pytest.ini"],
+            cwd=suite,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert f"stackwright up (pid {up.pid}) already keeps stacks of" in second.stderr
+        assert "stop it first (stackwright down)" in second.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
