@@ -259,12 +259,10 @@ class Controller:
         that fails to open is closed at once, and again when pytest finishes)."""
         if self.steps is not None:
             self.steps.cancel()
-        if self._early_preload is not None:
-            self._early_preload.join()
-            self._early_preload = None
-        if self.template is not None:
-            self.template.join()
-            self.template = None
+        for thread in (self._early_preload, self.template):  # each ends once cancelled
+            if thread is not None:
+                thread.join()
+        self._early_preload = self.template = None
         for name, server in self.preload_servers.items():
             failure = server.failure()
             if failure:
