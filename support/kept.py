@@ -168,7 +168,11 @@ class KeptState:
                 raise ValueError("it is a link")
             return cls.from_json(path.read_text())
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KeptUnavailable(f"{path} cannot be read ({exc}); stop stackwright up") from None
+            why = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
+            raise KeptUnavailable(
+                f"{path} cannot be read ({why}); stackwright up writes it: stop it "
+                "(stackwright down), or remove the file"
+            ) from None
 
     def write(self, folder: Path) -> None:
         """Whole or not at all: a run never reads half a state."""

@@ -3,6 +3,7 @@ them; a reset before each run, a changed configuration, a dead kept stack, and C
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -285,3 +286,49 @@ def test_a_second_up_of_the_same_suite_is_refused(suite: Path, pytester: pytest.
     finally:
         up.send_signal(signal.SIGINT)
         up.wait(timeout=30)
+
+
+@pytest.mark.parametrize("damage", ["open-folder", "garbage", "link", "not-running"])
+def test_a_state_that_cannot_be_trusted_is_never_used(tmp_path: Path, damage: str) -> None:
+    """``.stackwright/kept`` is a folder the run did not write: it is checked, and the run
+    boots as usual with one line saying why."""
+    from stackwright.support.config.settings import HarnessConfig
+    from stackwright.support.kept import kept_folder, plan
+
+    config = HarnessConfig(root=str(tmp_path), output_dir=str(tmp_path / "out"), services=())
+    folder = kept_folder(tmp_path)
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)
+    state = folder / "state.json"
+    state.write_text('{"pid": 1}')  # no socket, no configuration: garbage
+    if damage == "open-folder":
+        folder.chmod(0o755)
+    elif damage == "link":
+        state.unlink()
+        (tmp_path / "elsewhere.json").write_text("{}")
+        state.symlink_to(tmp_path / "elsewhere.json")
+    elif damage == "not-running":
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        state.write_text(
+            json.dumps(
+                {
+                    "pid": dead.pid,
+                    "socket": str(folder / "up.sock"),
+                    "config": config.to_dict(),
+                    "facts": {},
+                    "parts": {},
+                    "stacks": [],
+                    "started": 0,
+                }
+            )
+        )
+    line = plan(config, {}, workers=1).line
+    expected = {
+        "open-folder": "is not a private folder of this user",
+        "garbage": "cannot be read (no 'socket' field); stackwright up writes it",
+        "link": "cannot be read (it is a link)",
+        "not-running": f"stackwright up (pid {dead.pid if damage == 'not-running' else 0}) is "
+        "not running; booting as usual",
+    }[damage]
+    assert line.startswith("kept stacks not used: ") and expected in line, line
