@@ -102,7 +102,9 @@ class Controller:
         if plan.covers(workers):
             assert plan.state is not None
             self._claim(keep)
-            self.facts = plan.state.facts
+            self._start_relay(relay)
+            relay_address = self.relay_server.address if self.relay_server else None
+            self.facts = plan.state.facts.learned(relay_address=relay_address)
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
         self.opened = True
@@ -126,8 +128,7 @@ class Controller:
         self._claim(keep)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
         ports = RunFacts(choose_run_base(port_blocks + 1, block), block, port_blocks)
-        if relay and self.printer is not None and config.stream_logs:
-            self.relay_server = RelayServer(self.printer).start()
+        self._start_relay(relay)
         cache = StepCache(
             config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=config.cache
         )
@@ -160,6 +161,11 @@ class Controller:
             preload_addresses=results["preload servers"],
             relay_address=self.relay_server.address if self.relay_server else None,
         )
+
+    def _start_relay(self, relay: bool) -> None:
+        """The live-log relay the workers send their streamed lines to, when asked for."""
+        if relay and self.printer is not None and self.config.stream_logs:
+            self.relay_server = RelayServer(self.printer).start()
 
     def _claim(self, keep: Sequence[Path]) -> None:
         """Take the output folder for this run (once), and make its services' folder:

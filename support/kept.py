@@ -31,9 +31,10 @@ from typing import Any, Self
 from stackwright.support.config import HarnessConfig, RunFacts, run_values
 from stackwright.support.config.services import expand
 from stackwright.support.errors import HarnessError, KeptUnavailable, ServiceDown
-from stackwright.support.processes import Stack, reset_database
+from stackwright.support.processes import LogFollower, Stack, reset_database
 from stackwright.support.processes.health import state_letter
 from stackwright.support.processes.preload import check_private_folder
+from stackwright.support.processes.process import LineSink
 from stackwright.support.steps.runner import step_key
 
 #: Where ``stackwright up`` keeps its stacks, relative to the rootdir.
@@ -302,9 +303,20 @@ class KeptStack(Stack):
     """A stack ``stackwright up`` keeps, as one worker of a run uses it: the same face as
     a stack of its own (URLs, logs, health, restart), while ``up`` owns the processes."""
 
-    def __init__(self, state: KeptState, index: int, lock: int, client: UpClient) -> None:
+    def __init__(
+        self,
+        state: KeptState,
+        index: int,
+        lock: int,
+        client: UpClient,
+        *,
+        on_line: LineSink | None = None,
+        streamed: frozenset[str] = frozenset(),
+    ) -> None:
         entry = state.stacks[index]
-        super().__init__(state.config, state.facts, worker=entry.worker, worker_index=index)
+        super().__init__(
+            state.config, state.facts, worker=entry.worker, worker_index=index, on_line=on_line
+        )
         self.index = index
         self.up_pid = state.pid
         self.worker_dir = Path(entry.folder)
@@ -314,6 +326,10 @@ class KeptStack(Stack):
         self._logs = {name: Path(path) for name, path in entry.logs.items()}
         self._lock: int | None = lock
         self._client: UpClient | None = client
+        # This run's live stream (PLAYWRIGHT_<NAME>_LOG_STREAM) of the stack's own services:
+        # up writes their logs, this worker follows them.
+        own = {name: self._logs[name] for name in streamed if name in entry.urls}
+        self._follower = LogFollower(own, on_line).start() if own and on_line else None
         #: What attaching did, for the worker's summary line.
         self.attached = ""
 
@@ -366,6 +382,9 @@ class KeptStack(Stack):
             with contextlib.suppress(HarnessError):
                 self.sync_logs()
             self._client.close()
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
             self._client = None
         if self._lock is not None:
             os.close(self._lock)
@@ -376,14 +395,22 @@ class KeptStack(Stack):
         """Nothing: the files are ``up``'s."""
 
 
-def attach(state: KeptState, folder: Path) -> KeptStack | None:
-    """This process's kept stack, attached and restored; None when every one is taken."""
+def attach(
+    state: KeptState,
+    folder: Path,
+    *,
+    on_line: LineSink | None = None,
+    streamed: frozenset[str] = frozenset(),
+) -> KeptStack | None:
+    """This process's kept stack, attached and restored; None when every one is taken.
+    The ``streamed`` services' lines go to ``on_line`` as up writes them."""
     claimed = claim(state, folder)
     if claimed is None:
         return None
     index, lock = claimed
     try:
-        stack = KeptStack(state, index, lock, UpClient(state.socket))
+        client = UpClient(state.socket)
+        stack = KeptStack(state, index, lock, client, on_line=on_line, streamed=streamed)
     except BaseException:
         os.close(lock)
         raise

@@ -141,7 +141,12 @@ class Worker:
         """Take a kept stack; False when the run boots this worker's own instead."""
         assert self.kept is not None
         try:
-            attached = attach(self.kept, kept_folder(self.config.root))
+            attached = attach(
+                self.kept,
+                kept_folder(self.config.root),
+                on_line=self.on_line,
+                streamed=self.config.stream_logs,
+            )
         except HarnessError as exc:
             attached, why = None, str(exc)
         else:

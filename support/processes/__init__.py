@@ -10,7 +10,7 @@ from stackwright.support.processes.database import (
     wait_for_template,
 )
 from stackwright.support.processes.groups import kill_group, stop_group
-from stackwright.support.processes.logs import LogMarks, LogSlice
+from stackwright.support.processes.logs import LogFollower, LogMarks, LogSlice
 from stackwright.support.processes.ports import PortAllocator, choose_run_base
 from stackwright.support.processes.preload import PreloadServer, spawn, start_servers
 from stackwright.support.processes.relay import LinePrinter, RelayClient, RelayServer
@@ -19,6 +19,7 @@ from stackwright.support.processes.stack import Stack, StartReport
 
 __all__ = [
     "LinePrinter",
+    "LogFollower",
     "LogMarks",
     "LogSlice",
     "PortAllocator",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import bisect
 import struct
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -138,3 +139,57 @@ def file_slices(slices: list[LogSlice], folder: Path) -> list[Path]:
         target.write_text(piece.render(), encoding="utf-8")
         written.append(target)
     return written
+
+
+class LogFollower:
+    """Follows log files another process writes, from where they stand now, handing each
+    complete line to ``on_line(service, line)``: the live stream of a stack this process
+    does not own (one ``stackwright up`` keeps). ``stop()`` hands over what is left."""
+
+    def __init__(
+        self,
+        logs: Mapping[str, Path],
+        on_line: Callable[[str, str], None],
+        *,
+        every: float = 0.05,
+    ) -> None:
+        self._logs = dict(logs)
+        self._offsets = mark(self._logs)
+        self._partial = dict.fromkeys(self._logs, b"")
+        self._on_line = on_line
+        self._every = every
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="log-follower", daemon=True)
+
+    def start(self) -> LogFollower:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            self.read()
+
+    def read(self) -> None:
+        """Hand over every complete line written since the last read."""
+        with self._lock:
+            for name, path in self._logs.items():
+                start, end = self._offsets[name], size_of(path)
+                if end < start:  # replaced (a restarted stack): from its beginning
+                    start, self._partial[name] = 0, b""
+                if end == start:
+                    continue
+                with path.open("rb") as handle:
+                    handle.seek(start)
+                    data = self._partial[name] + handle.read(end - start)
+                self._offsets[name] = end
+                *lines, self._partial[name] = data.split(b"\n")
+                for line in lines:
+                    self._on_line(name, line.decode("utf-8", "replace").rstrip("\r"))
+
+    def stop(self) -> None:
+        """Stop following, after handing over what was written so far; idempotent."""
+        self._done.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join()
+        self.read()

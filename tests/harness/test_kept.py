@@ -332,3 +332,31 @@ def test_a_state_that_cannot_be_trusted_is_never_used(tmp_path: Path, damage: st
         "not running; booting as usual",
     }[damage]
     assert line.startswith("kept stacks not used: ") and expected in line, line
+
+
+STREAMED_TEST = """
+import urllib.request
+
+def test_streamed(backend_url):
+    urllib.request.urlopen(backend_url + "/streamed-marker").read()
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_an_attached_run_streams_the_kept_services_logs_live(
+    suite: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """PLAYWRIGHT_BACKEND_LOG_STREAM=true prints the backend's lines in the pytest run's
+    terminal, prefixed with the run's worker, though up writes the log."""
+    pytester.makepyfile(test_kept=STREAMED_TEST)
+    up = _up(pytester, "-n", "2")
+    try:
+        monkeypatch.setenv("PLAYWRIGHT_BACKEND_LOG_STREAM", "true")
+        result = pytester.runpytest_subprocess("-n", workers)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["*attached to kept stack*"])
+        prefix = "main" if workers == "0" else "gw?"
+        result.stdout.fnmatch_lines([f'[[]{prefix} backend[]] *"GET /streamed-marker *'])
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=30)
