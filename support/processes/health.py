@@ -33,6 +33,20 @@ def process_state(pid: int | None) -> str | None:
 STOPPED = ("T", "t")
 
 
+#: The states in which a process cannot serve the next test: stopped, or exited. A
+#: process blocked on I/O (``D``) is often so for a moment (a large write, a page fault
+#: on a loaded machine); one that stays blocked fails its readiness check instead.
+DOWN = (*STOPPED, "Z")
+
+
+def down_state(pid: int | None) -> str | None:
+    """What is wrong with a process that cannot serve the next test; None when it can."""
+    if pid is None:
+        return None
+    letter = state_letter(pid)
+    return _STATES[letter] if letter in DOWN else None
+
+
 def is_stopped(pid: int) -> bool:
     """Whether ``pid`` is stopped (SIGSTOP, or a debugger): it answers nothing until resumed.
     A process blocked on I/O for a moment (``D``) is not."""

@@ -37,7 +37,7 @@ from stackwright.support.errors import (
     tail_of,
 )
 from stackwright.support.processes.database import copy_template, wait_for_template
-from stackwright.support.processes.health import ANSWER_TIMEOUT, process_state
+from stackwright.support.processes.health import ANSWER_TIMEOUT, down_state, process_state
 from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
 from stackwright.support.processes.process import LineSink, ServiceProcess
 from stackwright.support.readiness import Probe, Where, kind_of
@@ -382,7 +382,7 @@ class Stack:
             if code is not None:
                 process.wait_drained()
                 return self._down(name, exit_code=code)
-            state = process_state(process.pid)
+            state = down_state(process.pid)
             if state is not None:
                 return self._down(name, state=f"the process (pid {process.pid}) is {state}")
         for name, process in self.processes.items() if ask else ():

@@ -217,6 +217,22 @@ def test_a_stopped_service_is_found_at_once(make_config: MakeConfig, facts: RunF
         assert not alive(pid)
 
 
+def test_a_service_blocked_on_io_for_a_moment_is_not_down(
+    make_config: MakeConfig, facts: RunFacts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """State D (a large write, a page fault on a loaded machine) passes; a process that
+    stays blocked fails its readiness check, which a failed test asks for."""
+    from stackwright.support.processes import health
+
+    with Stack(make_config(), facts, worker="gw0") as stack:
+        monkeypatch.setattr(health, "state_letter", lambda pid: "D")
+        assert stack.health(ask=False) is None
+        assert stack.health(ask=True) is None  # it answers: it was only a moment
+        monkeypatch.setattr(health, "state_letter", lambda pid: "Z")
+        down = stack.health(ask=False)
+        assert isinstance(down, ServiceDown) and "is a zombie (it exited)" in str(down)
+
+
 def test_a_service_that_stops_answering_is_named(make_config: MakeConfig, facts: RunFacts) -> None:
     with Stack(make_config(), facts, worker="gw0") as stack:
         # the process runs, but nothing answers where its readiness URL points
