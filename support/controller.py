@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
-from stackwright.support.config.services import named_placeholders
 from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptPlan, KeptState
 from stackwright.support.kept import plan as plan_kept
@@ -108,8 +107,8 @@ class Controller:
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
         self.opened = True
-        waiting = [s.name for s in self.config.scoped("worker") if "db" in named_placeholders(s)]
         if self.template is not None and self.template.is_alive() and self.say is not None:
+            waiting = [spec.name for spec in self.config.scoped("worker") if spec.names("db")]
             self.say(
                 f"{workers} worker stack{'s' if workers > 1 else ''} starting while the "
                 f"template database seeds; {', '.join(waiting) or 'the tests'} "

@@ -152,7 +152,7 @@ class Up:
 
     def summary(self) -> list[str]:
         return list(self.controller.start_lines) + [
-            f"{stack.worker}: {stack.report.summary()}" for stack in self.stacks if stack.report
+            f"{stack.worker}: {stack.report.summary()}" for stack in self.stacks
         ]
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -134,6 +134,11 @@ class ServiceSpec:
     def interpreter(self) -> str:
         return self.python or sys.executable
 
+    def names(self, placeholder: str) -> bool:
+        """Whether the command or the environment names ``{placeholder}`` (``db``: the
+        service waits for the run's template; ``data``: its folder is cached with it)."""
+        return placeholder in named_placeholders(self)
+
     def render(
         self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
     ) -> list[str]:

@@ -27,7 +27,6 @@ from stackwright.support.config.services import (
     check_spec,
     cmd_variable,
     env_lines,
-    named_placeholders,
     parse_alt_command,
     parse_interpreter,
     parse_ready,
@@ -405,7 +404,7 @@ class HarnessConfig:
     @property
     def data_services(self) -> tuple[str, ...]:
         """The run-scoped services that keep their data in ``{data}``."""
-        return tuple(spec.name for spec in self.scoped("run") if DATA in named_placeholders(spec))
+        return tuple(spec.name for spec in self.scoped("run") if spec.names(DATA))
 
     def build_dir(self, name: str) -> Path:
         """Where a service's build is, for this run (its ``{build}``)."""

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Self
 
 from stackwright.support.config.facts import RunFacts, run_values
-from stackwright.support.config.services import ServiceSpec, named_placeholders
+from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.errors import (
     ExitedBeforeReady,
@@ -206,7 +206,7 @@ class Stack:
         self.ports_in_use = ports
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
         probes: dict[str, Probe] = {}
-        later = [spec for spec in self.specs if "db" in named_placeholders(spec)]
+        later = [spec for spec in self.specs if spec.names("db")]
         first = [spec for spec in self.specs if spec not in later]
         for group in (first, later):
             if group is later and self.scope == "worker":
