@@ -60,6 +60,21 @@ class KeptUnavailable(HarnessError):
     """Kept stacks (``stackwright up``) that cannot be used; the message says why."""
 
 
+class ChannelError(HarnessError):
+    """A process of the harness at the other end of a channel cannot be used: nothing
+    listens, it runs as another user, it is stopped, it went away, or it did not answer
+    in time. The message names the process, its pid and what to do."""
+
+
+class PeerGone(ChannelError):
+    """Nothing listens at the address, or the process at the other end went away."""
+
+
+class PeerStopped(ChannelError):
+    """The process at the other end is stopped (Ctrl-Z, a debugger): it answers nothing
+    until someone resumes it."""
+
+
 @dataclass
 class ServiceError(HarnessError):
     """A service of a worker's stack could not be started."""
