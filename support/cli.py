@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from stackwright.support.errors import HarnessError
+from stackwright.support.config import SETTINGS, Setting
+from stackwright.support.errors import ConfigError, HarnessError
 from stackwright.support.results import ResultsError, merge_runs
 from stackwright.support.up import down as kept_down
 from stackwright.support.up import up as kept_up
@@ -17,6 +19,36 @@ def _count(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 64:
         raise argparse.ArgumentTypeError(f"{raw!r} is not a number of stacks from 1 to 64")
     return int(raw)
+
+
+def _harness_options(command: argparse.ArgumentParser) -> None:
+    """The harness's options of a pytest run (``--service-timeout 60``...): ``up`` resolves
+    its configuration as a run given them does, checked when they are read."""
+    group = command.add_argument_group("the harness's options, as a pytest run takes them")
+    for setting in SETTINGS:
+        if not setting.cli:
+            continue
+        if setting.is_flag:
+            group.add_argument(setting.cli, dest=setting.field, action="store_true", default=None,
+                               help=setting.help)  # fmt: skip
+            continue
+        if setting.choices:
+            group.add_argument(setting.cli, dest=setting.field, default=None,
+                               choices=setting.choices, help=setting.help)  # fmt: skip
+            continue
+        group.add_argument(setting.cli, dest=setting.field, default=None, help=setting.help,
+                           metavar=setting.metavar, type=_checked(setting))  # fmt: skip
+
+
+def _checked(setting: Setting) -> Callable[[str], str]:
+    def check(raw: str) -> str:
+        try:
+            setting.parse(str(setting.cli), raw)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return raw
+
+    return check
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument(
                 "-n", dest="workers", type=_count, default=1, metavar="N", help="stacks to keep"
             )
+            _harness_options(command)
     args = parser.parse_args(argv)
     if args.command == "up":
-        return kept_up(args.ini, args.workers)
+        cli = {s.field: getattr(args, s.field) for s in SETTINGS if s.cli}
+        return kept_up(args.ini, args.workers, {k: v for k, v in cli.items() if v is not None})
     if args.command == "down":
         return kept_down(args.ini)
     started = time.monotonic()

@@ -15,14 +15,14 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
 from stackwright.support.errors import HarnessError
-from stackwright.support.kept import KeptPlan, KeptState
+from stackwright.support.kept import KeptClaim, KeptPlan
 from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
     LinePrinter,
@@ -66,10 +66,8 @@ class Controller:
     template: threading.Thread | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
-    #: The stacks ``stackwright up`` keeps, when this run's workers attach to them.
-    kept: KeptState | None = None
-    #: Whether workers that cannot attach may boot their own stacks (the run opened).
-    opened: bool = False
+    #: The stacks of ``stackwright up`` this run claimed, when its workers attach to them.
+    kept: KeptClaim | None = None
     _plan: KeptPlan | None = None
     #: The preload servers' start, begun by ``prepare``.
     _early_preload: threading.Thread | None = None
@@ -92,21 +90,22 @@ class Controller:
     ) -> None:
         """Open the run: attach to kept stacks when they cover every worker (nothing
         boots then), else open it as usual (and the workers that can still attach)."""
-        plan = self._plan or plan_kept(self.config, self.base_env, workers=workers)
+        plan = self._plan = self._plan or plan_kept(self.config, self.base_env, workers=workers)
         if plan.line:
             self.start_lines.append(f"run: {plan.line}")
             if self.say is not None:
                 self.say(plan.line)
-        self.kept = plan.state
+        self.kept = plan.claim
         if plan.covers(workers):
-            assert plan.state is not None
+            assert plan.claim is not None
             self._claim(keep)
             self._start_relay(relay)
             relay_address = self.relay_server.address if self.relay_server else None
-            self.facts = plan.state.facts.learned(relay_address=relay_address)
+            self.facts = plan.claim.state.facts.learned(relay_address=relay_address)
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
-        self.opened = True
+        if self.kept is not None:
+            self.kept = replace(self.kept, opened=True)
         if self.template is not None and self.template.is_alive() and self.say is not None:
             waiting = [spec.name for spec in self.config.scoped("worker") if spec.names("db")]
             self.say(
@@ -156,6 +155,7 @@ class Controller:
             ).start()
         # What every worker gets, once, beside the settings.
         self.facts = ports.learned(
+            run_dir=str(config.services_dir / "run"),
             run_urls=results["run services"],
             preload_addresses=results["preload servers"],
             relay_address=self.relay_server.address if self.relay_server else None,
@@ -289,6 +289,8 @@ class Controller:
         if self.output_claim is not None:
             self.output_claim.release()
             self.output_claim = None
+        if self._plan is not None:  # the claimed kept stacks are free for the next run
+            self._plan.close()
 
 
 def kept_worker_folders(services_dir: Path) -> list[Path]:

@@ -1,52 +1,81 @@
 """Kept stacks: what ``stackwright up`` keeps running between runs, and how a run uses them.
 
-``stackwright up`` (``support.up``) boots what a run boots and keeps it. It publishes
-``state.json`` in its private folder (``.stackwright/kept`` under the rootdir) and
-answers requests on a socket beside it. A run of the same configuration attaches
-instead of booting: each worker claims one kept stack (a lock held for the worker's
-life), restores its seeded data, and asks ``up`` for the health checks, log syncs and
-restarts a stack of its own would do itself. The processes stay ``up``'s: a run that
-ends, or dies, leaves them running for the next one.
+``stackwright up`` (``support.up``) boots what a run boots and keeps it, answering on one
+channel (``processes.channel``) at an abstract address named from the suite's rootdir:
+nothing in the file system can hide, move or fake it, and the kernel tells each side
+who the other is. A run of the same configuration attaches instead of booting:
 
-Everything read here was written by another process and is checked: a folder that
-is not this user's private folder, a state that does not parse, a server that is not
-running, or a configuration that is not this run's is never used; the run boots as
-usual, with one line saying why.
+1. the controller asks ``up`` for its state, compares what reaches a stack (each
+   service's settings, the template's and builds' inputs, the environment) part by
+   part, and claims as many stacks as it has workers. The claims live as long as the
+   controller's connection: a run that ends, or dies, frees them at once. ``up`` first
+   restarts every kept service whose code changed (``<name>_inputs``, and the project
+   files a preloaded service's server imported).
+2. each worker takes one claimed stack: a ``Stack`` whose operations (health, restart,
+   log sync, database reset) ``up`` runs on its own stack by name; it restores the
+   seeded data first. A worker without one boots its own, when the run opened.
+
+A run never uses kept stacks it cannot trust: nothing listening, a process of another
+user, a stopped ``up``, a configuration or environment that differs. It boots as usual,
+with one line saying why (never a variable's value).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import socket
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, run_values
 from stackwright.support.config.services import expand
-from stackwright.support.errors import HarnessError, KeptUnavailable, ServiceDown
-from stackwright.support.processes import LogFollower, Stack, reset_database
-from stackwright.support.processes.health import state_letter
+from stackwright.support.errors import ChannelError, HarnessError, KeptUnavailable, PeerGone
+from stackwright.support.processes import LogFollower, Stack
+from stackwright.support.processes.channel import Channel, abstract_address
 from stackwright.support.processes.preload import check_private_folder
 from stackwright.support.processes.process import LineSink
 from stackwright.support.steps.runner import step_key
 
-#: Where ``stackwright up`` keeps its stacks, relative to the rootdir.
+#: Where ``stackwright up`` keeps its stacks' files, relative to the rootdir.
 KEPT_FOLDER = Path(".stackwright", "kept")
-STATE = "state.json"
-SOCKET = "up.sock"
-#: How long one request to ``stackwright up`` may take (a restart included).
-ANSWER_TIMEOUT = 120.0
+#: How long ``up`` may take to say what it keeps (it answers at once unless stopped).
+STATE_TIMEOUT = 10.0
+UP = "stackwright up"
 
 
 def kept_folder(root: str | Path) -> Path:
     return Path(root, KEPT_FOLDER)
+
+
+def up_address(root: str | Path) -> str:
+    """Where the ``stackwright up`` of the suite in ``root`` answers, for this user."""
+    return abstract_address("up", str(Path(root).resolve()))
+
+
+def check_kept_folders(root: str | Path) -> None:
+    """``.stackwright`` and its ``kept`` folder must be private folders of this user:
+    another user who could rename them could hide or replace a kept stack's files."""
+    for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
+        try:
+            check_private_folder(str(folder / "x"))
+        except HarnessError as exc:
+            raise KeptUnavailable(str(exc).replace("preload server", "kept stacks")) from None
+
+
+def make_kept_folders(root: str | Path) -> Path:
+    """``.stackwright/kept``, each folder made (or made again) private whatever the umask;
+    KeptUnavailable when one is a link or another user's."""
+    for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if not folder.is_symlink() and folder.stat().st_uid == os.geteuid():
+            folder.chmod(0o700)
+    check_kept_folders(root)
+    return kept_folder(root)
 
 
 def ci_is_set(env: Mapping[str, str]) -> bool:
@@ -55,33 +84,66 @@ def ci_is_set(env: Mapping[str, str]) -> bool:
 
 # -- what must match -------------------------------------------------------------------
 
+#: Variables of a terminal or a session, not of a stack: two terminals of one person
+#: differ in them. ``PLAYWRIGHT_*`` are the harness's settings, compared as settings.
+_SESSION = re.compile(
+    r"_|PWD|OLDPWD|SHLVL|TERM|TERM_\w*|COLORTERM|COLUMNS|LINES|PS\d|PROMPT_COMMAND|SSH_\w*"
+    r"|TMUX\w*|STY|WINDOW|WINDOWID|DISPLAY|XAUTHORITY|GPG_TTY|XDG_SESSION_\w*|XDG_VTNR"
+    r"|DBUS_SESSION_BUS_ADDRESS|VSCODE_\w*|KITTY_\w*|ITERM_\w*|WT_\w*|INSIDE_EMACS"
+    r"|LS_COLORS|HIST\w*|PYTEST_\w*|PLAYWRIGHT_\w*|CI|COV_CORE_\w*|FORCE_COLOR|NO_COLOR"
+    r"|PY_COLORS|OTEL_\w*"
+)
+#: How a spec's field is named in playwright.ini.
+_KEY = {"command": "cmd", "build_inputs": "build_inputs", "python": "python"}
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 def fingerprint(config: HarnessConfig, env: Mapping[str, str]) -> dict[str, str]:
-    """What a run and the kept stacks must share, part by part (so a change is named):
-    each service as it would run (its command and environment with ``${VAR}``
+    """What a run and the kept stacks must share, part by part, so that a change is named
+    (never its value): each setting of each service as it would run (``${VAR}``
     expanded), the template's and each build's cache key (their inputs' contents
-    included), and the settings that change how a stack behaves."""
-
-    def digest(value: Any) -> str:
-        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-
+    included), the settings that change how a stack behaves, and each variable of the
+    environment a service inherits."""
     parts = {}
     for spec in config.services:
         data = asdict(spec)
         data["command"] = expand(spec.command, env, strict=False)
         data["env"] = [(key, expand(value, env, strict=False)) for key, value in spec.env]
-        parts[f"the {spec.name} service"] = digest(data)
+        for name, value in data.items():
+            if name != "name":
+                parts[f"{spec.name}_{_KEY.get(name, name)}"] = _digest(value)
     values = run_values(config, RunFacts())
     steps = [config.template_step] if config.template_step else []
     for step in (*steps, *config.build_steps):
-        parts[step.what] = step_key(step, Path(config.root), env, values).digest[:16]
-    parts["db_reset, host and preload"] = digest([config.db_reset, config.host, config.preload])
+        key = step_key(step, Path(config.root), env, values).digest[:16]
+        parts[f"{step.what} (its command, environment or inputs)"] = key
+    for name in ("db_reset", "host", "preload"):
+        parts[name] = _digest(getattr(config, name))
+    for name, value in env.items():
+        if not _SESSION.fullmatch(name):
+            parts[f"${name}"] = _digest(value)
     return parts
 
 
 def changed_parts(ours: Mapping[str, str], kept: Mapping[str, str]) -> list[str]:
     """The parts that differ, by name (a part only one side has counts as changed)."""
     return sorted(name for name in ours.keys() | kept.keys() if ours.get(name) != kept.get(name))
+
+
+def _said(changed: list[str]) -> str:
+    """The changed parts in words: settings by their ini key, variables by name."""
+    settings = [name for name in changed if re.fullmatch(r"\w+", name)]
+    variables = [name[1:] for name in changed if name.startswith("$")]
+    said = [name for name in changed if name not in settings and not name.startswith("$")]
+    if settings:
+        said.insert(0, f"the setting{'s' if len(settings) > 1 else ''} {', '.join(settings)}")
+    if variables:
+        noun = "variables" if len(variables) > 1 else "variable"
+        said.append(f"the environment {noun} {', '.join(variables)}")
+    return ", ".join(said)
 
 
 # -- the published state ----------------------------------------------------------------
@@ -94,56 +156,38 @@ class KeptEntry:
     worker: str
     urls: dict[str, str]
     ports: dict[str, int]
-    db: str
     folder: str
-    logs: dict[str, str]
 
     @classmethod
     def of(cls, stack: Stack) -> KeptEntry:
-        return cls(
-            stack.worker,
-            dict(stack.urls),
-            dict(stack.ports_in_use),
-            str(stack.db_path),
-            str(stack.worker_dir),
-            {name: str(path) for name, path in stack.log_paths.items()},
-        )
+        return cls(stack.worker, dict(stack.urls), dict(stack.ports_in_use), str(stack.worker_dir))
 
 
 @dataclass(frozen=True)
 class KeptState:
-    """What ``stackwright up`` publishes once its stacks are ready."""
+    """What ``stackwright up`` keeps, as it tells a run."""
 
     pid: int
-    socket: str
-    config: HarnessConfig
     facts: RunFacts
     parts: dict[str, str]
     stacks: tuple[KeptEntry, ...]
     started: float = field(default_factory=time.time)
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "pid": self.pid,
-                "socket": self.socket,
-                "config": self.config.to_dict(),
-                "facts": self.facts.to_dict(),
-                "parts": self.parts,
-                "stacks": [asdict(entry) for entry in self.stacks],
-                "started": self.started,
-            }
-        )
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "facts": self.facts.to_dict(),
+            "parts": self.parts,
+            "stacks": [asdict(entry) for entry in self.stacks],
+            "started": self.started,
+        }
 
     @classmethod
-    def from_json(cls, text: str) -> KeptState:
-        """ValueError, KeyError or TypeError when ``text`` is not a state."""
-        data = json.loads(text)
+    def from_dict(cls, data: Mapping[str, Any]) -> KeptState:
+        """ValueError, KeyError or TypeError when ``data`` is not a state."""
         names = {f.name for f in fields(KeptEntry)}
         return cls(
             pid=int(data["pid"]),
-            socket=str(data["socket"]),
-            config=HarnessConfig.from_dict(data["config"]),
             facts=RunFacts.from_dict(data["facts"]),
             parts={str(k): str(v) for k, v in data["parts"].items()},
             stacks=tuple(
@@ -153,269 +197,189 @@ class KeptState:
             started=float(data["started"]),
         )
 
-    @classmethod
-    def load(cls, folder: Path) -> KeptState | None:
-        """The state in ``folder``; None when there is none; KeptUnavailable when it
-        cannot be trusted or read."""
-        path = folder / STATE
-        if not os.path.lexists(path):
-            return None
-        try:
-            check_private_folder(str(path))
-        except HarnessError as exc:
-            raise KeptUnavailable(str(exc).replace("preload server", "kept stacks")) from None
-        try:
-            if path.is_symlink():
-                raise ValueError("it is a link")
-            return cls.from_json(path.read_text())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            why = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
-            raise KeptUnavailable(
-                f"{path} cannot be read ({why}); stackwright up writes it: stop it "
-                "(stackwright down), or remove the file"
-            ) from None
-
-    def write(self, folder: Path) -> None:
-        """Whole or not at all: a run never reads half a state."""
-        partial = folder / f".{STATE}.{os.getpid()}"
-        partial.write_text(self.to_json())
-        os.replace(partial, folder / STATE)
-
-    def alive(self) -> bool:
-        """Whether ``up`` still runs (a process of this user with that pid, its socket there)."""
-        if state_letter(self.pid) in ("", "Z"):
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except OSError:
-            return False  # another user's process has that pid now
-        return Path(self.socket).exists()
-
 
 @dataclass(frozen=True)
-class KeptPlan:
-    """The kept stacks a run uses, or why it uses none (``state`` None)."""
+class KeptClaim:
+    """The kept stacks a run claimed: what its workers need to attach, once."""
 
-    state: KeptState | None
-    folder: Path
+    state: KeptState
+    token: str
+    #: The claimed stacks' indexes, one per worker (by the worker's index).
+    claimed: tuple[int, ...]
+    #: Whether the run opened as usual too (workers beyond the claimed boot their own).
+    opened: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.to_dict(),
+            "token": self.token,
+            "claimed": list(self.claimed),
+            "opened": self.opened,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeptClaim:
+        return cls(
+            KeptState.from_dict(data["state"]),
+            str(data["token"]),
+            tuple(int(index) for index in data["claimed"]),
+            bool(data["opened"]),
+        )
+
+
+@dataclass
+class KeptPlan:
+    """The kept stacks a run uses, or why it uses none (``claim`` None)."""
+
+    claim: KeptClaim | None = None
     #: One line for the person running the tests, or '' when there is nothing to say.
     line: str = ""
+    #: The controller's connection to ``up``: the claims last as long as it is open.
+    channel: Channel | None = None
 
     def covers(self, workers: int) -> bool:
         """Whether every worker of the run can attach (the run then boots nothing)."""
-        return self.state is not None and workers <= len(self.state.stacks)
+        return self.claim is not None and workers <= len(self.claim.claimed)
+
+    def close(self) -> None:
+        """Give the claimed stacks back (they run on for the next run)."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
 
 
 def plan(config: HarnessConfig, env: Mapping[str, str], *, workers: int) -> KeptPlan:
     """Whether this run attaches to kept stacks, and the line that says so (or why not)."""
-    folder = kept_folder(config.root)
     mode = config.attach
     if mode == "off":
-        return KeptPlan(None, folder)
+        return KeptPlan()
     try:
-        state = KeptState.load(folder)
-    except KeptUnavailable as exc:
-        return KeptPlan(None, folder, f"kept stacks not used: {exc}; booting as usual")
-    if state is None:
+        channel = Channel(up_address(config.root), what=UP, timeout=STATE_TIMEOUT)
+    except PeerGone:
         said = "no kept stacks (start them with stackwright up); booting as usual"
-        return KeptPlan(None, folder, said if mode == "on" else "")
+        return KeptPlan(line=said if mode == "on" else "")
+    except ChannelError as exc:
+        return KeptPlan(line=f"kept stacks not used: {exc}; booting as usual")
     if mode == "auto" and ci_is_set(env):
-        return KeptPlan(None, folder, "kept stacks not used: CI is set (--attach on uses them)")
-    if not state.alive():
-        return KeptPlan(
-            None,
-            folder,
-            f"kept stacks not used: stackwright up (pid {state.pid}) is not running; "
-            "booting as usual",
-        )
+        channel.close()
+        return KeptPlan(line="kept stacks not used: CI is set (--attach on uses them)")
+    try:
+        claim, line = _claim(config, env, channel, workers)
+    except HarnessError as exc:
+        channel.close()
+        return KeptPlan(line=f"kept stacks not used: {exc}; booting as usual")
+    return KeptPlan(claim, line, channel)
+
+
+def _claim(
+    config: HarnessConfig, env: Mapping[str, str], channel: Channel, workers: int
+) -> tuple[KeptClaim, str]:
+    check_kept_folders(config.root)
+    try:
+        state = KeptState.from_dict(channel.call("state", timeout=STATE_TIMEOUT))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise KeptUnavailable(
+            f"{channel.named} sent a state this run cannot read ({exc})"
+        ) from None
     changed = changed_parts(fingerprint(config, env), state.parts)
     if changed:
-        return KeptPlan(
-            None,
-            folder,
-            f"kept stacks not used: {', '.join(changed)} changed since stackwright up "
-            f"(pid {state.pid}) started; booting as usual (restart stackwright up to keep "
-            "the new configuration)",
+        raise KeptUnavailable(
+            f"{_said(changed)} changed since {channel.named} started (restart it to keep "
+            "the new configuration)"
         )
-    kept = len(state.stacks)
-    line = f"attaching to the {kept} stacks stackwright up (pid {state.pid}) keeps"
-    if workers > kept:
+    answer = channel.call("claim", count=workers)
+    claimed = tuple(int(index) for index in answer["stacks"])
+    if not claimed:
+        raise KeptUnavailable(f"every stack {channel.named} keeps is taken by another run")
+    lines = [str(line) for line in answer.get("restarted", ())]
+    line = f"attaching to the {len(claimed)} stacks {channel.named} keeps"
+    if workers > len(claimed):
         line = (
-            f"{kept} of {workers} workers attach to the stacks stackwright up (pid "
-            f"{state.pid}) keeps; the other {workers - kept} boot their own (stackwright up "
-            f"-n {workers} keeps enough)"
+            f"{len(claimed)} of {workers} workers attach to the stacks {channel.named} keeps "
+            f"(the others are taken, or there are fewer); the other {workers - len(claimed)} "
+            "boot their own (stackwright up -n N keeps more)"
         )
-    return KeptPlan(state, folder, line)
+    return KeptClaim(state, str(answer["token"]), claimed), "; ".join([line, *lines])
 
 
 # -- a worker's side --------------------------------------------------------------------
 
 
-class UpClient:
-    """One connection to ``stackwright up``: a JSON request per line, a JSON answer per line."""
+class UpKeeper:
+    """The ``Keeper`` of a kept stack: ``up``, asked by name over this worker's channel."""
 
-    def __init__(self, address: str) -> None:
-        check_private_folder(address)
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(ANSWER_TIMEOUT)
-        try:
-            self._sock.connect(address)
-        except OSError as exc:
-            self._sock.close()
-            raise KeptUnavailable(f"stackwright up at {address} does not answer: {exc}") from None
-        self._file = self._sock.makefile("rwb")
-
-    def ask(self, op: str, **values: Any) -> dict[str, Any]:
-        try:
-            self._file.write(json.dumps({"op": op, **values}).encode() + b"\n")
-            self._file.flush()
-            line = self._file.readline()
-        except OSError as exc:
-            raise KeptUnavailable(f"stackwright up stopped answering ({op}): {exc}") from None
-        if not line:
-            raise KeptUnavailable(f"stackwright up went away ({op}); run again to boot as usual")
-        answer: dict[str, Any] = json.loads(line)
-        if "error" in answer:
-            raise KeptUnavailable(f"stackwright up could not {op}: {answer['error']}")
-        return answer
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-            self._sock.close()
-
-
-def claim(state: KeptState, folder: Path) -> tuple[int, int] | None:
-    """(the index of a kept stack, the lock that holds it) for this process, or None when
-    every one is taken. The lock ends with the process, however it ends."""
-    for index in range(len(state.stacks)):
-        fd = os.open(folder / f".claim-{index}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return index, fd
-    return None
-
-
-class KeptStack(Stack):
-    """A stack ``stackwright up`` keeps, as one worker of a run uses it: the same face as
-    a stack of its own (URLs, logs, health, restart), while ``up`` owns the processes."""
-
-    def __init__(
-        self,
-        state: KeptState,
-        index: int,
-        lock: int,
-        client: UpClient,
-        *,
-        on_line: LineSink | None = None,
-        streamed: frozenset[str] = frozenset(),
-    ) -> None:
-        entry = state.stacks[index]
-        super().__init__(
-            state.config, state.facts, worker=entry.worker, worker_index=index, on_line=on_line
-        )
+    def __init__(self, channel: Channel, index: int, token: str) -> None:
+        self.channel = channel
         self.index = index
-        self.up_pid = state.pid
-        self.worker_dir = Path(entry.folder)
-        self.db_path = Path(entry.db)
-        self.urls = dict(entry.urls)
-        self.ports_in_use = {name: int(port) for name, port in entry.ports.items()}
-        self._logs = {name: Path(path) for name, path in entry.logs.items()}
-        self._lock: int | None = lock
-        self._client: UpClient | None = client
-        # This run's live stream (PLAYWRIGHT_<NAME>_LOG_STREAM) of the stack's own services:
-        # up writes their logs, this worker follows them.
-        own = {name: self._logs[name] for name in streamed if name in entry.urls}
-        self._follower = LogFollower(own, on_line).start() if own and on_line else None
-        #: What attaching did, for the worker's summary line.
-        self.attached = ""
+        self.token = token
+        self.follower: LogFollower | None = None
 
-    @property
-    def log_paths(self) -> dict[str, Path]:
-        return dict(self._logs)
+    def call(self, operation: str, **args: Any) -> Any:
+        return self.channel.call(operation, stack=self.index, token=self.token, args=args)
 
-    def start(self) -> Self:
-        """Attach: a kept stack that went down is restarted by ``up``, then its seeded
-        data is restored (this run must not see the last one's writes)."""
-        started = time.monotonic()
-        problem = self.health(ask=True)
-        restarted = ""
-        if problem is not None:
-            self.restart()
-            restarted = f"; {problem.service} was down ({problem.headline()}), so up restarted it"
-        reset_database(self.config, self.placeholders(), self.db_path)
-        seconds = time.monotonic() - started
-        self.attached = (
-            f"attached to kept stack {self.worker} of stackwright up (pid {self.up_pid}) in "
-            f"{seconds:.2f}s, seeded data restored{restarted}"
-        )
-        return self
-
-    def _up(self) -> UpClient:
-        if self._client is None:
-            raise KeptUnavailable("this kept stack was let go")
-        return self._client
-
-    def restart(self) -> Self:
-        self._up().ask("restart", stack=self.index)
-        return self
-
-    def health(self, *, ask: bool = True, timeout: float = 2.0) -> ServiceDown | None:
-        answer = self._up().ask("health", stack=self.index, ask=ask, timeout=timeout)
-        down = answer.get("down")
-        if not down:
+    def lost(self) -> str | None:
+        """Why the stack is gone (``up`` ended: killed, stopped by ``stackwright down``, or
+        crashed), or None while ``up`` holds it."""
+        if self.channel.is_open():
             return None
-        down["log_path"] = Path(down["log_path"]) if down.get("log_path") else None
-        return ServiceDown(**down)
+        return (
+            f"{self.channel.named} went away (killed, stopped by stackwright down, or "
+            "crashed), and its services with it"
+        )
 
-    def sync_logs(self) -> None:
-        self._up().ask("sync", stack=self.index)
-
-    def stop(self) -> dict[str, int | None]:
-        """Let the stack go (it keeps running for the next run); idempotent. What the
-        services wrote so far is in their logs first: the last test's slices are read
-        after this (a stack of the run's own is drained by stopping it)."""
-        if self._client is not None:
-            with contextlib.suppress(HarnessError):
-                self.sync_logs()
-            self._client.close()
-        if self._follower is not None:
-            self._follower.stop()
-            self._follower = None
-            self._client = None
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-        return {}
-
-    def remove_files(self) -> None:
-        """Nothing: the files are ``up``'s."""
+    def let_go(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        self.channel.close()
 
 
 def attach(
-    state: KeptState,
-    folder: Path,
+    claim: KeptClaim,
+    config: HarnessConfig,
+    worker_index: int,
     *,
     on_line: LineSink | None = None,
     streamed: frozenset[str] = frozenset(),
-) -> KeptStack | None:
-    """This process's kept stack, attached and restored; None when every one is taken.
-    The ``streamed`` services' lines go to ``on_line`` as up writes them."""
-    claimed = claim(state, folder)
-    if claimed is None:
+) -> tuple[Stack, str] | None:
+    """This worker's claimed kept stack, restored to its seeded data, and the line that
+    says so; None when the run claimed none for it. The ``streamed`` services' lines go
+    to ``on_line`` as up writes them."""
+    if worker_index >= len(claim.claimed):
         return None
-    index, lock = claimed
+    started = time.monotonic()
+    index = claim.claimed[worker_index]
+    entry = claim.state.stacks[index]
+    keeper = UpKeeper(Channel(up_address(config.root), what=UP), index, claim.token)
+    stack = Stack(
+        config,
+        claim.state.facts,
+        worker=entry.worker,
+        worker_index=index,
+        worker_dir=Path(entry.folder),
+        keeper=keeper,
+        on_line=on_line,
+    )
+    stack.urls, stack.ports_in_use = dict(entry.urls), dict(entry.ports)
     try:
-        client = UpClient(state.socket)
-        stack = KeptStack(state, index, lock, client, on_line=on_line, streamed=streamed)
+        problem = stack.health(ask=True)
+        restarted = ""
+        if problem is not None:
+            stack.restart()
+            restarted = f"; {problem.service} was down ({problem.headline()}), so up restarted it"
+        restored = ""
+        if config.db_reset or config.template_step:  # else it keeps no seeded data
+            stack.reset_db()
+            restored = ", seeded data restored"
     except BaseException:
-        os.close(lock)
+        keeper.let_go()
         raise
-    try:
-        return stack.start()
-    except BaseException:
-        stack.stop()
-        raise
+    own = {name: path for name, path in stack.log_paths.items() if name in streamed}
+    own = {name: path for name, path in own.items() if name in entry.urls}
+    if own and on_line is not None:
+        keeper.follower = LogFollower(own, on_line).start()
+    line = (
+        f"attached to kept stack {entry.worker} of {keeper.channel.named} in "
+        f"{time.monotonic() - started:.2f}s{restored}{restarted}"
+    )
+    return stack, line

@@ -1,27 +1,30 @@
 """``stackwright up [-n N]``: boot what a run boots, keep it, and serve the runs that attach.
 
-It reads the same ``playwright.ini`` (and ``.env.test``) as a run and opens the run
-the same way (``Controller``): run-scoped services, run steps from the cache, preload
-servers; then it starts N worker stacks and prints every URL. Every service's log
-streams to the terminal with its ``[gw0 backend]`` prefix. A pytest run of the same
-configuration then attaches to these stacks (``support.kept``) instead of booting.
+It reads the configuration as a run does (the same ini, ``.env.test``, environment and
+harness options) and opens the run the same way (``Controller``): run-scoped services,
+run steps from the cache, preload servers; then it starts N worker stacks and prints
+every URL. Every service's log streams to the terminal with its ``[gw0 backend]``
+prefix. A pytest run of the same configuration then attaches to these stacks
+(``support.kept``) over one channel: ``up`` answers the stack operations by name, and
+before a run attaches, restarts each kept service whose code changed.
 
-Ctrl-C, SIGTERM or ``stackwright down`` stops everything: the state is withdrawn
-first (no run attaches to a stack that is stopping), then every process is stopped.
+Ctrl-C, SIGTERM or ``stackwright down`` stops everything: the channel closes first (no
+run attaches to a stack that is stopping, and an attached run sees it go), then every
+process is stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
+import secrets
+import select
 import signal
-import socketserver
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +37,37 @@ from stackwright.support.config import (
 )
 from stackwright.support.config.envfile import run_environment
 from stackwright.support.controller import Controller, run_together
-from stackwright.support.errors import HarnessError, KeptUnavailable
+from stackwright.support.errors import ChannelError, HarnessError, KeptUnavailable, PeerGone
 from stackwright.support.kept import (
-    SOCKET,
-    STATE,
+    UP,
     KeptEntry,
     KeptState,
     fingerprint,
     kept_folder,
+    make_kept_folders,
+    up_address,
 )
 from stackwright.support.processes import LinePrinter, Stack
-from stackwright.support.processes.health import state_letter
-from stackwright.support.processes.preload import (
-    private_folder,
-    remove_socket_folder,
-    socket_address,
-)
+from stackwright.support.processes.channel import Channel, ChannelServer, Connection
+from stackwright.support.processes.preload import start_server
+from stackwright.support.processes.stack import OPERATIONS
+from stackwright.support.steps.cache import input_files
 
 #: The output folder of ``up``'s own run, inside the kept folder.
 UP_OUTPUT = "up"
 
 
 def load_config(
-    ini: Path, environ: dict[str, str] | None = None
+    ini: Path, cli: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[HarnessConfig, dict[str, str]]:
-    """The configuration a pytest run of ``ini`` would resolve (its CLI options aside),
-    and the environment it starts from; ConfigError naming the fix."""
+    """The configuration a pytest run of ``ini`` with the harness options ``cli`` would
+    resolve, and the environment it starts from; ConfigError naming the fix."""
     if not ini.is_file():
         raise KeptUnavailable(f"{ini} is not a file; pass the suite's ini with -c")
     root = ini.resolve().parent
     env = run_environment(root, environ)
     output = str(kept_folder(root) / UP_OUTPUT)
-    return resolve_config(Sources(root, output, {}, env, read_ini(ini))), env
+    return resolve_config(Sources(root, output, dict(cli or {}), env, read_ini(ini))), env
 
 
 class Up:
@@ -89,20 +91,20 @@ class Up:
         self.folder = kept_folder(config.root)
         self.controller = Controller(self.config, env, printer=printer, say=say)
         self.stacks: list[Stack] = []
+        self.state: KeptState | None = None
+        self.server: ChannelServer | None = None
         self._locks: list[threading.Lock] = []
-        self.server: _Server | None = None
+        #: Which run holds each claimed stack (its token), by the stack's index.
+        self._claims: dict[int, str] = {}
+        self._claiming = threading.Lock()
+        #: The digest of each worker service's code, as its running processes have it.
+        self._sources: dict[str, str] = {}
 
     def open(self) -> KeptState:
-        """Boot everything and publish it; raises HarnessError with everything stopped."""
-        private_folder(self.folder)
-        if (self.folder / STATE).exists():
-            previous = _previous(self.folder)
-            if previous is not None and previous.alive():
-                raise KeptUnavailable(
-                    f"stackwright up (pid {previous.pid}) already keeps stacks of "
-                    f"{self.config.root}; stop it first (stackwright down)"
-                )
-            (self.folder / STATE).unlink()
+        """Listen, boot everything, and publish it; raises HarnessError with everything
+        stopped. Listening comes first: a second ``up`` is refused while this one boots."""
+        make_kept_folders(self.config.root)
+        self.server = _listen(self.config.root, self)
         try:
             self.controller.open(port_blocks=self.workers, relay=False)
             facts = self.controller.facts
@@ -122,23 +124,14 @@ class Up:
                 {stack.worker: stack.start for stack in self.stacks},
                 on_failure=lambda: None,
             )
-            address, _ = socket_address(self.folder / SOCKET)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(address)
-            self.server = _Server(address, self)
-            threading.Thread(
-                target=self.server.serve_forever, name="up-server", daemon=True
-            ).start()
-            state = KeptState(
+            self._sources = self._code()
+            self.state = KeptState(
                 pid=os.getpid(),
-                socket=address,
-                config=self.config,
                 facts=facts,
                 parts=fingerprint(self.config, self.env),
                 stacks=tuple(KeptEntry.of(stack) for stack in self.stacks),
             )
-            state.write(self.folder)
-            return state
+            return self.state
         except BaseException:
             self.close()
             raise
@@ -155,97 +148,137 @@ class Up:
             f"{stack.worker}: {stack.report.summary()}" for stack in self.stacks
         ]
 
-    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """One request of an attached worker."""
-        op = request.get("op")
-        index = request.get("stack")
+    # -- the calls a run makes --------------------------------------------------------
+
+    def handle(self, connection: Connection, name: str, args: dict[str, Any]) -> Any:
+        """One call of a run: its state, a claim, ``down``, or a stack operation."""
+        if name == "state":
+            if self.state is None:
+                raise KeptUnavailable(f"{UP} (pid {os.getpid()}) is still booting")
+            return self.state.to_dict()
+        if name == "claim":
+            return self._claim(connection, int(args.get("count") or 1))
+        if name == "down":
+            threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+            return {"pid": os.getpid()}
+        if name in OPERATIONS:
+            index = self._claimed(args.get("stack"), args.get("token"))
+            with self._locks[index]:
+                stack = self.stacks[index]
+                if name == "restart":
+                    self.say(f"{stack.worker}: restarting (asked by an attached run)")
+                return OPERATIONS[name](stack, **dict(args.get("args") or {}))
+        raise KeptUnavailable(f"{UP} answers no call named {name!r}")
+
+    def _claimed(self, index: Any, token: Any) -> int:
         if not isinstance(index, int) or not 0 <= index < len(self.stacks):
-            return {"error": f"no kept stack {index!r}"}
-        stack = self.stacks[index]
-        with self._locks[index]:
-            if op == "sync":
-                stack.sync_logs()
-                return {"ok": True}
-            if op == "health":
-                timeout = float(request.get("timeout") or 2.0)
-                down = stack.health(ask=bool(request.get("ask")), timeout=timeout)
-                return {"down": _plain(down) if down is not None else None}
-            if op == "restart":
-                self.say(f"{stack.worker}: restarting (asked by an attached run)")
-                try:
-                    stack.restart()
-                except HarnessError as exc:
-                    return {"error": str(exc)}
-                self.say(f"{stack.worker}: {stack.report.summary()}")
-                return {"ok": True}
-        return {"error": f"unknown request {op!r}"}
+            raise KeptUnavailable(f"{UP} keeps no stack {index!r}")
+        if self._claims.get(index) != token:
+            raise KeptUnavailable(f"kept stack {index} is not claimed by this run")
+        return index
+
+    def _claim(self, connection: Connection, count: int) -> dict[str, Any]:
+        """Up to ``count`` free stacks for the run on ``connection``, theirs while it is
+        open; first, every service whose code changed is restarted."""
+        if self.state is None:
+            raise KeptUnavailable(f"{UP} (pid {os.getpid()}) is still booting")
+        with self._claiming:
+            restarted = self._follow_code()
+            token = connection.state.setdefault("token", secrets.token_hex(16))
+            free = [index for index in range(len(self.stacks)) if index not in self._claims]
+            for index in free[:count]:
+                self._claims[index] = token
+            return {"token": token, "stacks": free[:count], "restarted": restarted}
+
+    def release(self, connection: Connection) -> None:
+        """The run on ``connection`` ended (however it ended): its stacks are free."""
+        token = connection.state.get("token")
+        with self._claiming:
+            for index in [i for i, held in self._claims.items() if held == token]:
+                del self._claims[index]
+
+    # -- kept stacks follow the code ----------------------------------------------------
+
+    def _code(self) -> dict[str, str]:
+        """A digest of the code each worker service runs: its ``<name>_inputs``, and for
+        a preloaded one the project files its preload server imported."""
+        root = Path(self.config.root)
+        digests = {}
+        for spec in self.config.scoped("worker"):
+            files = input_files(root / spec.cwd, spec.inputs) if spec.inputs else {}
+            server = self.controller.preload_servers.get(spec.name)
+            if server is not None:
+                files.update(input_files(root, server.project_files()))
+            if files:
+                digests[spec.name] = str(sorted(files.items()))
+        return digests
+
+    def _follow_code(self) -> list[str]:
+        """Restart each service whose code changed, in every kept stack (and its preload
+        server first); a line for each."""
+        code = self._code()
+        lines = []
+        for name in [name for name, digest in code.items() if self._sources.get(name) != digest]:
+            started = time.monotonic()
+            self._restart_preload_server(name)
+            for index, stack in enumerate(self.stacks):
+                with self._locks[index]:
+                    stack.restart_service(name)
+            self._sources[name] = self._code().get(name, code[name])
+            line = (
+                f"{name}'s code changed since {UP} started it, so up restarted it "
+                f"({time.monotonic() - started:.2f}s)"
+            )
+            self.say(line)
+            lines.append(line)
+        return lines
+
+    def _restart_preload_server(self, name: str) -> None:
+        servers = self.controller.preload_servers
+        old = servers.pop(name, None)
+        if old is None:
+            return
+        old.stop()
+        with contextlib.suppress(HarnessError):  # without one, the service starts with exec
+            servers[name] = start_server(self.config, self.config.service(name), self.env)
+        addresses = {key: server.address for key, server in servers.items()}
+        for stack in self.stacks:
+            stack.facts = stack.facts.learned(preload_addresses=addresses)
 
     def close(self) -> None:
-        """Withdraw the state, then stop everything; safe to call twice."""
-        with contextlib.suppress(FileNotFoundError):
-            state = _previous(self.folder)
-            if state is None or state.pid == os.getpid():
-                (self.folder / STATE).unlink()
+        """Stop answering (attached runs see ``up`` go), then stop everything; safe to
+        call twice."""
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            address = str(self.server.server_address)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(address)
-            remove_socket_folder(address)
+            self.server.stop()
             self.server = None
         for stack in self.stacks:
             stack.stop()
             stack.remove_files()
         self.controller.close()
-        for path in self.folder.glob(".claim-*"):
-            path.unlink(missing_ok=True)
 
 
-def _previous(folder: Path) -> KeptState | None:
+def _listen(root: str, up: Up) -> ChannelServer:
+    """``up``'s channel, at the suite's address; KeptUnavailable naming the ``up`` that
+    already holds it."""
+    address = up_address(root)
     try:
-        return KeptState.load(folder)
-    except KeptUnavailable:
-        return None
-
-
-def _plain(error: HarnessError) -> dict[str, Any]:
-    data = asdict(error)  # type: ignore[call-overload]
-    data["log_path"] = str(data["log_path"]) if data.get("log_path") else None
-    data["command"] = list(data["command"])
-    return dict(data)
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    server: _Server
-
-    def handle(self) -> None:
-        for raw in self.rfile:
-            try:
-                request = json.loads(raw)
-                answer = self.server.up.handle(request if isinstance(request, dict) else {})
-            except (ValueError, HarnessError) as exc:
-                answer = {"error": str(exc)}
-            self.wfile.write(json.dumps(answer).encode() + b"\n")
-            self.wfile.flush()
-
-
-class _Server(socketserver.ThreadingUnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, address: str, up: Up) -> None:
-        self.up = up
-        old = os.umask(0o077)
-        try:
-            super().__init__(address, _Handler)
-        finally:
-            os.umask(old)
+        return ChannelServer(address, up.handle, what=UP, on_close=up.release).start()
+    except ChannelError:
+        pass
+    try:
+        holder = Channel(address, what=UP)
+    except ChannelError as exc:
+        raise KeptUnavailable(f"another {UP} holds the stacks of {root}: {exc}") from None
+    holder.close()
+    raise KeptUnavailable(
+        f"{holder.named} already keeps stacks of {root}; stop it first (stackwright down)"
+    )
 
 
 # -- the commands ---------------------------------------------------------------------
 
 
-def up(ini: Path, workers: int) -> int:
+def up(ini: Path, workers: int, cli: Mapping[str, Any] | None = None) -> int:
     """``stackwright up``: runs until Ctrl-C, SIGTERM or ``stackwright down``."""
     started = time.monotonic()
 
@@ -253,7 +286,7 @@ def up(ini: Path, workers: int) -> int:
         print(f"stackwright: {line}", flush=True)
 
     try:
-        config, env = load_config(ini)
+        config, env = load_config(ini, cli)
     except HarnessError as exc:
         print(f"stackwright up: error: {exc}", file=sys.stderr)
         return 2
@@ -282,7 +315,9 @@ def up(ini: Path, workers: int) -> int:
             "attaches to these stacks; Ctrl-C or 'stackwright down' stops them"
         )
         while True:
-            signal.pause()
+            # Not signal.pause(): a signal the kernel hands to another thread (as it may
+            # after a stopped up is woken) would never end it; the handler runs here.
+            time.sleep(0.2)
     except KeyboardInterrupt:
         say("up: stopping every service")
     finally:
@@ -310,26 +345,41 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def down(ini: Path, timeout: float = 30.0) -> int:
-    """``stackwright down``: stop the kept stacks of ``ini``'s suite and wait until they are."""
-    folder = kept_folder(ini.resolve().parent)
+    """``stackwright down``: stop the ``up`` of ``ini``'s suite and wait until it is gone.
+    It is found by its channel and the kernel's word on its pid, so nothing else is
+    signalled; a stopped ``up`` is woken to end."""
+    root = ini.resolve().parent
     try:
-        state = KeptState.load(folder)
-    except KeptUnavailable as exc:
+        channel = Channel(up_address(root), what=UP)
+    except PeerGone:
+        print(f"stackwright down: no stackwright up keeps stacks of {root}")
+        return 0
+    except ChannelError as exc:
         print(f"stackwright down: error: {exc}", file=sys.stderr)
         return 1
-    if state is None or not state.alive():
-        print(f"stackwright down: no stackwright up keeps stacks in {folder}")
+    pid = channel.peer_pid
+    try:
+        pidfd = os.pidfd_open(pid)  # the process itself, whatever its pid becomes later
+    except OSError:
+        pidfd = -1
+    if pidfd < 0 or not channel.is_open():  # it ended as we connected
+        print(f"stackwright down: stackwright up (pid {pid}) has already stopped")
         return 0
-    os.kill(state.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if state_letter(state.pid) in ("", "Z"):  # gone, or exited and not yet reaped
-            print(f"stackwright down: stopped stackwright up (pid {state.pid})")
+    try:
+        try:
+            channel.call("down", timeout=5.0)
+        except ChannelError:  # stopped (woken to end), or not answering: the signal
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            signal.pidfd_send_signal(pidfd, signal.SIGCONT)
+        channel.close()
+        if select.select([pidfd], [], [], timeout)[0]:
+            print(f"stackwright down: stopped stackwright up (pid {pid})")
             return 0
-        time.sleep(0.05)
+    finally:
+        os.close(pidfd)
     print(
-        f"stackwright down: stackwright up (pid {state.pid}) is still running after "
-        f"{timeout:g}s; its output says what it waits for (kill -9 {state.pid} stops it, "
+        f"stackwright down: stackwright up (pid {pid}) is still running after "
+        f"{timeout:g}s; its output says what it waits for (kill -9 {pid} stops it, "
         "and its services with it)",
         file=sys.stderr,
     )

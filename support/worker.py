@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from stackwright.support.config import HarnessConfig, RunFacts
 from stackwright.support.errors import HarnessError, KeptUnavailable
-from stackwright.support.kept import KeptState, attach, kept_folder
+from stackwright.support.kept import KeptClaim, UpKeeper, attach
 from stackwright.support.processes import (
     LinePrinter,
     RelayClient,
@@ -60,10 +60,10 @@ class Worker:
     #: Called with the stack each time this worker's stack comes up (from the thread
     #: that started it): a test running then is covered from that moment.
     on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
-    #: The stacks ``stackwright up`` keeps, when this run attaches to them.
-    kept: KeptState | None = None
-    #: False when the run booted nothing of its own (every worker was to attach).
-    can_boot: bool = True
+    #: The kept stacks this run claimed (``stackwright up``'s), when it attaches to them.
+    kept: KeptClaim | None = None
+    #: Why this worker's kept stack went away mid-run ('' while it has not).
+    kept_lost: str = ""
     _watchdog: threading.Thread | None = None
     _stopped: Stack | None = None
     #: The early start of this worker's stack, and what it raised.
@@ -137,35 +137,59 @@ class Worker:
             listener(stack)
         return stack
 
+    @property
+    def can_boot(self) -> bool:
+        """Whether this worker may boot a stack of its own (the run opened as usual)."""
+        return self.kept is None or self.kept.opened
+
     def _attach(self) -> bool:
-        """Take a kept stack; False when the run boots this worker's own instead."""
+        """Take this worker's claimed kept stack; False when it boots its own instead."""
         assert self.kept is not None
-        try:
-            attached = attach(
-                self.kept,
-                kept_folder(self.config.root),
-                on_line=self.on_line,
-                streamed=self.config.stream_logs,
-            )
-        except HarnessError as exc:
-            attached, why = None, str(exc)
+        if self.kept_lost:
+            why = self.kept_lost
+            attached = None
         else:
-            why = "every kept stack is taken (by this run's other workers or another run)"
+            try:
+                attached = attach(
+                    self.kept,
+                    self.config,
+                    self.worker_index,
+                    on_line=self.on_line,
+                    streamed=self.config.stream_logs,
+                )
+            except HarnessError as exc:
+                attached, why = None, str(exc)
+            else:
+                why = "the run claimed no kept stack for it (every other is taken)"
         if attached is None:
             if not self.can_boot:
                 self.stack_error = KeptUnavailable(
-                    f"{self.worker} cannot attach to a kept stack: {why}; run again, or "
-                    "with --attach off"
+                    f"{self.worker} has no kept stack: {why}. This run booted nothing of "
+                    "its own; run again (a run boots its own stacks when stackwright up "
+                    "is gone), or with --attach off"
                 )
                 self.summary = f"{self.worker}: {self.stack_error}"
                 raise self.stack_error
             self.casualties.append(f"{self.worker}: booted its own stack: {why}")
             return False
-        self.stack = attached
-        self.summary = f"{self.worker}: {attached.attached}"
+        self.stack, self.summary = attached[0], f"{self.worker}: {attached[1]}"
         for listener in self.on_stack_up:
-            listener(attached)
+            listener(self.stack)
         return True
+
+    def check_kept(self) -> str:
+        """Why this worker's kept stack went away since it was last looked at ('' when it
+        did not, or this worker has none): the stack is let go, and the next test boots
+        its own (or, when the run booted nothing, fails with this reason)."""
+        stack = self.stack
+        keeper = stack.keeper if stack is not None else None
+        why = keeper.lost() if isinstance(keeper, UpKeeper) else None
+        if stack is None or why is None:
+            return ""
+        stack.stop()
+        self.stack, self.kept_lost = None, why
+        self.casualties.append(f"{self.worker}: {why}")
+        return why
 
     def live_stack(self) -> Stack:
         """The stack for the next test: restarted first when a service went down before.
@@ -173,18 +197,28 @@ class Worker:
         Raises ServiceDown when a service died or stopped answering since the last
         test: that test fails with the service's log, the one after it gets a new stack.
         """
+        why = self.check_kept()
+        if why:
+            raise KeptUnavailable(
+                f"{why} before this test; "
+                + (
+                    "this worker boots its own stack for the next one"
+                    if self.can_boot
+                    else "this run booted nothing of its own, so its later tests fail: run again"
+                )
+            )
         stack = self.start_stack()
         if self.needs_restart:
             self.needs_restart = False
             try:
-                stack.restart()
+                summary = stack.restart()
             except HarnessError as exc:
                 self.stack_error = exc
                 self.stack = None
                 self.summary = f"{self.worker}: stack failed to restart ({type(exc).__name__})"
                 raise
             self.restarts += 1
-            self.summary = f"{self.worker}: {stack.report.summary()} (restarted {self.restarts}x)"
+            self.summary = f"{self.worker}: {summary} (restarted {self.restarts}x)"
         # A process that exited or stopped is seen for free before every test. The
         # readiness URLs are asked only after a failure (a hang shows as one), so a
         # passing test's log slice holds no probe requests.
@@ -206,10 +240,18 @@ class Worker:
             return
         if self.run_view is None:
             self.run_view = RunServicesView(
-                state_path(stack.config.services_dir),
+                state_path(stack.run_dir.parent),
                 restart_timeout=max(spec.timeout for spec in run_specs),
             )
         self.run_view.check()
+
+    def sync_logs(self) -> None:
+        """Everything this worker's services wrote so far is in their logs (best effort: a
+        kept stack that went away is named by ``check_kept``; its files are read as they
+        are)."""
+        if self.stack is not None:
+            with contextlib.suppress(HarnessError):
+                self.stack.sync_logs()
 
     def stop_stack(self) -> None:
         """Stop the services; their files stay until the session ends (the last

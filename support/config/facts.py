@@ -27,6 +27,9 @@ class RunFacts:
     relay_address: str | None = None
     preload_addresses: Mapping[str, str] = field(default_factory=dict)
     run_urls: Mapping[str, str] = field(default_factory=dict)
+    #: The run-scoped services' folder (their logs and state), which ``stackwright up``'s
+    #: run keeps in its own output folder.
+    run_dir: str | None = None
 
     def learned(self, **values: Any) -> RunFacts:
         """These facts and ``values``, as the run learns them."""

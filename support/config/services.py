@@ -70,6 +70,12 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
         "modules its preload server imports once per run, to fork the service from "
         "(a '{python} -m module' command)",
     ),
+    (
+        "inputs",
+        "files, folders or globs (relative to the service's cwd) of the code it runs: a "
+        "service that stackwright up keeps is restarted when they change (a preloaded "
+        "one also follows the project files its preload server imported)",
+    ),
     ("cmd_env", "the variable that replaces the command (default <NAME>_CMD)"),
     ("alt_cmd", "'VARIABLE: command': run this command instead while VARIABLE is set"),
     (
@@ -126,6 +132,8 @@ class ServiceSpec:
     build: str = ""
     build_env: tuple[tuple[str, str], ...] = ()
     build_inputs: tuple[str, ...] = ()
+    #: The code the service runs (``<name>_inputs``): a kept service follows it.
+    inputs: tuple[str, ...] = ()
     build_timeout: float = BUILD_TIMEOUT
     #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
     dev: bool = False

@@ -436,6 +436,7 @@ class HarnessConfig:
                     "env": _pairs(spec["env"]),
                     "build_env": _pairs(spec["build_env"]),
                     "build_inputs": tuple(spec["build_inputs"]),
+                    "inputs": tuple(spec.get("inputs", ())),
                     "ready": tuple(spec["ready"]),
                     "preload": tuple(spec["preload"]),
                 }
@@ -668,6 +669,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         build=str(build or "").strip(),
         build_env=build_env,
         build_inputs=words(_ini(sources, name, "build_inputs")),
+        inputs=words(_ini(sources, name, "inputs")),
         build_timeout=build_timeout,
         dev=dev,
     )
@@ -736,7 +738,11 @@ def read_ini(path: Path) -> dict[str, Any]:
     (``*_env`` keys as lists of lines), for tools that resolve a configuration
     without running pytest: the benchmarks, the docs' variable table."""
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path)
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path} is not a valid ini file: {first}") from None
     ini: dict[str, Any] = dict(parser["pytest"]) if parser.has_section("pytest") else {}
     names = words(ini.get("services"))
     lists = {f"{name}_{suffix}" for name in names for suffix in LINELIST_SUFFIXES}

@@ -66,6 +66,7 @@ __all__ = [
     "interpreter_vars",
     "preloadable",
     "spawn",
+    "start_server",
     "start_servers",
 ]
 
@@ -373,6 +374,14 @@ class PreloadServer:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
 
+    def project_files(self) -> list[str]:
+        """The project's files among the modules the server imported (none until it has)."""
+        try:
+            files = json.loads(Path(f"{self.address}.modules").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [str(path) for path in files] if isinstance(files, list) else []
+
     def failure(self) -> str | None:
         """Why the server stopped on its own (say, a preload import failed); None if it did not."""
         code = self.process.poll()
@@ -382,8 +391,9 @@ class PreloadServer:
 
     def stop(self) -> None:
         stop_group(self.process, STOP_GRACE)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.address)
+        for path in (self.address, f"{self.address}.modules"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         remove_socket_folder(self.address)
 
 
@@ -423,11 +433,16 @@ def start_servers(
     wanted = [spec for spec in config.scoped("worker") if spec.preload]
     for spec in wanted if config.preload else ():
         try:
-            argv, server_env = _preload_view(config, spec, env)
-            servers[spec.name] = PreloadServer.for_service(config, spec, argv, server_env)
+            servers[spec.name] = start_server(config, spec, env)
         except PreloadUnavailable as exc:
             reasons[spec.name] = str(exc)
     return servers, reasons
+
+
+def start_server(config: HarnessConfig, spec: ServiceSpec, env: Mapping[str, str]) -> PreloadServer:
+    """The preload server of one service; PreloadUnavailable when it cannot have one."""
+    argv, server_env = _preload_view(config, spec, env)
+    return PreloadServer.for_service(config, spec, argv, server_env)
 
 
 def _preload_view(

@@ -280,6 +280,25 @@ def _die_with(pidfd: int) -> None:  # pragma: no cover - runs in forked children
     os.killpg(os.getpid(), signal.SIGKILL)
 
 
+def _write_project_files(address: str) -> None:
+    """Beside the socket, the files of the imported modules that are the project's (under
+    the working directory, outside any installed packages): a kept service that was forked
+    from this server is restarted when one changes."""
+    cwd = os.getcwd() + os.sep
+    files = sorted(
+        {
+            path
+            for module in list(sys.modules.values())
+            for path in [getattr(module, "__file__", None) or ""]
+            if path.startswith(cwd) and "site-packages" not in path
+        }
+    )
+    partial = f"{address}.modules.{os.getpid()}"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(files, out)
+    os.replace(partial, f"{address}.modules")
+
+
 def main(argv: Sequence[str]) -> int:
     if len(argv) < 1:
         print("usage: main([SOCKET, MODULE...])", file=sys.stderr)
@@ -294,6 +313,7 @@ def main(argv: Sequence[str]) -> int:
             print(f"preload: importing {module} failed: {exc!r}; stopping", flush=True)
             os.unlink(address)
             return 3
+    _write_project_files(address)
     gc.freeze()  # keep the imported objects out of later collections (and shared pages)
     print(
         f"preload: imported {', '.join(modules)} in {time.perf_counter() - started:.2f}s; "

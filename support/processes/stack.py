@@ -12,6 +12,7 @@ one deadline for the whole start, on one clock for processes and probes.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Protocol, Self, TypeVar
 
 from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import ServiceSpec
@@ -36,7 +37,11 @@ from stackwright.support.errors import (
     WorkingDirectoryMissing,
     tail_of,
 )
-from stackwright.support.processes.database import copy_template, wait_for_template
+from stackwright.support.processes.database import (
+    copy_template,
+    reset_database,
+    wait_for_template,
+)
 from stackwright.support.processes.health import ANSWER_TIMEOUT, down_state, process_state
 from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
 from stackwright.support.processes.process import LineSink, ServiceProcess
@@ -46,6 +51,36 @@ PORT_ATTEMPTS = 3
 #: How long a readiness URL may answer one unchanging 4xx before the start fails.
 REFUSED_LIMIT = 3.0
 STOP_GRACE = 5.0
+
+
+class Keeper(Protocol):
+    """Where a kept stack's operations run: the process that keeps it (``support.kept``)."""
+
+    def call(self, operation: str, **args: Any) -> Any: ...
+
+    def let_go(self) -> None: ...
+
+
+#: The operations of a stack, by name: what a worker and a test ask of it. A stack of the
+#: run's own runs them here; a kept one asks its keeper, which answers a name of this
+#: allow-list (and nothing else) by running the same method on its own stack.
+OPERATIONS: dict[str, Callable[..., Any]] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operation(method: F) -> F:
+    """Make ``method`` a stack operation: written once, run where the stack's processes
+    are (keyword arguments only, a JSON value or a HarnessError as its result)."""
+    OPERATIONS[method.__name__] = method
+
+    @functools.wraps(method)
+    def run(self: Stack, **args: Any) -> Any:
+        if self.keeper is not None:
+            return self.keeper.call(method.__name__, **args)
+        return method(self, **args)
+
+    return run  # type: ignore[return-value]
 
 
 class _PortLost(Exception):
@@ -97,13 +132,17 @@ class Stack:
         on_line: LineSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         sequential: bool = False,
+        worker_dir: Path | None = None,
+        keeper: Keeper | None = None,
     ) -> None:
         self.config = config
         self.facts = facts
         self.scope = scope
         self.specs = config.scoped(scope)
         self.worker = worker if scope == "worker" else "run"
-        self.worker_dir = config.services_dir / self.worker
+        self.worker_dir = worker_dir or config.services_dir / self.worker
+        #: Who runs this stack's operations when another process keeps it (None: this one).
+        self.keeper = keeper
         self.db_path = self.worker_dir / "db.sqlite"  # {db}: this worker's copy of the template
         block = worker_index if scope == "worker" else facts.run_block
         self.ports = PortAllocator(facts.port_base, block, facts.port_block, host=config.host)
@@ -134,10 +173,15 @@ class Stack:
         (whose lines come from every worker)."""
         paths = {spec.name: self._log_path(spec.name) for spec in self.specs}
         if self.scope == "worker":
-            run_dir = self.config.services_dir / "run"
+            run_dir = self.run_dir
             for spec in self.config.scoped("run"):
                 paths[spec.name] = run_dir / f"{spec.name}.log"
         return paths
+
+    @property
+    def run_dir(self) -> Path:
+        """The folder of the run-scoped services this stack uses (their logs, their state)."""
+        return Path(self.facts.run_dir or self.config.services_dir / "run")
 
     def _log_path(self, name: str) -> Path:
         """The log of one of this stack's own services."""
@@ -149,15 +193,17 @@ class Stack:
         """Start every service and wait until each is ready; stop them all on failure."""
         return self._boot(None)
 
-    def restart(self) -> Self:
-        """Stop every service and start them again on the same ports, with a fresh database.
+    @operation
+    def restart(self) -> str:
+        """Stop every service and start them again on the same ports, with a fresh database;
+        the new start's summary.
 
         The ports stay: the worker's pages and fixtures already hold its URLs.
         """
         ports = dict(self.ports_in_use)
         self.stop()
         self.report = StartReport()
-        return self._boot(ports)
+        return self._boot(ports).report.summary()
 
     def _boot(self, fixed_ports: dict[str, int] | None) -> Self:
         started = self.clock()
@@ -371,6 +417,24 @@ class Stack:
                 "(a relative path starts at the rootdir)",
             )
 
+    def restart_service(self, name: str) -> float:
+        """Stop one service and start it again on its port (its code changed); the
+        seconds it took. The other services, and the database, stay as they are."""
+        started = self.clock()
+        spec = self.config.service(name)
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop(STOP_GRACE)
+        port = self.ports_in_use[name]
+        try:
+            self.processes[name] = process = self._spawn(spec, port)
+            probe = self._probe(spec, port, process)
+            self._wait_ready({name: probe}, {name: port}, started + spec.timeout)
+        except _PortLost as lost:
+            raise self._port_error(lost, 1, restart=True) from None
+        return self.clock() - started
+
+    @operation
     def health(self, *, ask: bool = True, timeout: float = ANSWER_TIMEOUT) -> ServiceDown | None:
         """Why the running stack cannot serve the next test, or None when every service can.
 
@@ -413,13 +477,23 @@ class Stack:
             )
         return self._error(ServiceDown, name, hint=hint, **fields)  # type: ignore[return-value]
 
+    @operation
     def sync_logs(self) -> None:
         """Wait until everything the services have written so far is in their log files."""
         for process in self.processes.values():
             process.sync()
 
+    @operation
+    def reset_db(self) -> dict[str, Any]:
+        """Restore the seeded data (``db_reset``, or the template); what the reset said."""
+        return reset_database(self.config, self.placeholders(), self.db_path)
+
     def stop(self) -> dict[str, int | None]:
-        """Stop the services in the reverse of their start order; idempotent."""
+        """Stop the services in the reverse of their start order; idempotent. A kept stack
+        is let go instead: its keeper's processes run on for the next run."""
+        if self.keeper is not None:
+            self.keeper.let_go()
+            return {}
         codes = {}
         for name in reversed([spec.name for spec in self.specs]):
             process = self.processes.pop(name, None)
@@ -428,7 +502,8 @@ class Stack:
         return codes
 
     def remove_files(self) -> None:
-        shutil.rmtree(self.worker_dir, ignore_errors=True)
+        if self.keeper is None:  # a kept stack's files are its keeper's
+            shutil.rmtree(self.worker_dir, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self.start()

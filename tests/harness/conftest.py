@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -134,3 +139,30 @@ def make_config(tmp_path: Path, launch: str) -> Callable[..., HarnessConfig]:
         )
 
     return make
+
+
+@contextlib.contextmanager
+def kept_up(pytester: pytest.Pytester, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``stackwright up`` in the suite's folder, once it says its stacks are ready; Ctrl-C
+    at the end. It gets the environment pytester gives a run (PYTHONPATH included), or
+    the run would rightly refuse to attach."""
+    log = pytester.path / "up.log"
+    with log.open("w") as out:
+        process = pytester.popen(
+            [sys.executable, "-m", "stackwright.support.cli", "up", "-c", "pytest.ini", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "stackwright: ready in" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)

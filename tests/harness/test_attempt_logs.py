@@ -12,6 +12,7 @@ hold its own marker and no other test's; under ``-n 0`` and ``-n 2``.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from .conftest import kept_up
 from .test_plugin import _ini
 
 pytest_plugins = ["pytester"]
@@ -150,17 +152,27 @@ def _short(nodeid: str) -> str:
     return name if name.startswith("test_param") else name.split("[")[0]
 
 
+@pytest.mark.parametrize("stacks", ["own", "kept"])
 @pytest.mark.parametrize(
     "workers", [["-n", "0"], ["-n", "2", "--dist", "loadfile"]], ids=["n0", "n2"]
 )
-def test_every_shape_carries_its_own_logs(pytester: pytest.Pytester, workers: list[str]) -> None:
+def test_every_shape_carries_its_own_logs(
+    pytester: pytest.Pytester, workers: list[str], stacks: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a run's own stacks, and on the stacks ``stackwright up`` keeps."""
+    monkeypatch.setenv("CI", "")
     pytester.makefile(".ini", pytest=_ini() + "page_url = {frontend_url}\n")
     pytester.makepyfile(test_first=FIRST_FILE, test_second=SECOND_FILE)
-    result = pytester.runpytest_subprocess(
-        *workers, "-p", "no:randomly", "--html", "test-results/report.html",
-        "--screenshot", "only-on-failure",
-        "--junitxml", "junit.xml", "-o", "junit_logging=system-out",
-    )  # fmt: skip
+    with contextlib.ExitStack() as up:
+        if stacks == "kept":
+            up.enter_context(kept_up(pytester, "-n", "2"))
+        result = pytester.runpytest_subprocess(
+            *workers, "-p", "no:randomly", "--html", "test-results/report.html",
+            "--screenshot", "only-on-failure",
+            "--junitxml", "junit.xml", "-o", "junit_logging=system-out",
+        )  # fmt: skip
+    if stacks == "kept":
+        result.stdout.fnmatch_lines(["*attached to kept stack gw*"])
     result.assert_outcomes(failed=13, errors=2, passed=1)
     result.stdout.fnmatch_lines(["*1 rerun*"])
     problems = [
