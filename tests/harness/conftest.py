@@ -141,11 +141,10 @@ def make_config(tmp_path: Path, launch: str) -> Callable[..., HarnessConfig]:
     return make
 
 
-@contextlib.contextmanager
-def kept_up(pytester: pytest.Pytester, *args: str) -> Iterator[subprocess.Popen[str]]:
-    """``stackwright up`` in the suite's folder, once it says its stacks are ready; Ctrl-C
-    at the end. It gets the environment pytester gives a run (PYTHONPATH included), or
-    the run would rightly refuse to attach."""
+def start_up(pytester: pytest.Pytester, *args: str) -> subprocess.Popen[str]:
+    """``stackwright up`` in the suite's folder, once it says its stacks are ready. It gets
+    the environment pytester gives a run (PYTHONPATH included), or the run would rightly
+    refuse to attach."""
     log = pytester.path / "up.log"
     with log.open("w") as out:
         process = pytester.popen(
@@ -155,12 +154,21 @@ def kept_up(pytester: pytest.Pytester, *args: str) -> Iterator[subprocess.Popen[
             stdin=subprocess.DEVNULL,
             text=True,
         )
+    deadline = time.monotonic() + 60
+    while "stackwright: ready in" not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(log.read_text())
+        time.sleep(0.05)
+    return process
+
+
+@contextlib.contextmanager
+def kept_up(pytester: pytest.Pytester, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``start_up``, and Ctrl-C at the end."""
+    process = start_up(pytester, *args)
     try:
-        deadline = time.monotonic() + 60
-        while "stackwright: ready in" not in log.read_text():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
         yield process
     finally:
         if process.poll() is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, alive, pids_in
+from .conftest import FAKE, alive, pids_in, start_up
 
 pytest_plugins = ["pytester"]
 
@@ -57,25 +57,7 @@ def test_writes(stack, backend_url, s3_url, sqlite_db_path):
 """
 
 
-def _up(pytester: pytest.Pytester, *args: str) -> subprocess.Popen[str]:
-    """``stackwright up`` in the suite's folder, once it says its stacks are ready."""
-    log = pytester.path / "up.log"
-    with log.open("w") as out:
-        # As pytester starts a run: the same environment (PYTHONPATH included), or the run
-        # would rightly refuse to attach.
-        process = pytester.popen(
-            [sys.executable, "-m", "stackwright.support.cli", "up", "-c", "pytest.ini", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    deadline = time.monotonic() + 60
-    while "stackwright: ready in" not in log.read_text():
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    return process
+_up = start_up
 
 
 @pytest.fixture
