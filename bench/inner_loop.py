@@ -270,6 +270,8 @@ def _up() -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "stackwright.support.cli", "up", "-n", "1", "-c", "pytest.ini"],
         cwd=SUITE,
+        # The runs' environment: a run attaches only when what reaches a service is the same.
+        env={**os.environ, "CI": "", "INNER_DURATIONS": str(SUITE / "durations.jsonl")},
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
