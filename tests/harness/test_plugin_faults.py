@@ -179,8 +179,13 @@ import os, pathlib, time, pytest, requests
 @pytest.mark.parametrize("n", range(16))
 def test_work(n, stack, backend_url, worker_id):
     once = pathlib.Path({str(tmp_path)!r}) / "crashed"
-    if not once.exists():
-        once.write_text(worker_id)
+    try:  # one worker crashes, whichever comes first: both may start at once
+        fd = os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        pass
+    else:
+        os.write(fd, worker_id.encode())
+        os.close(fd)
         os.kill(os.getpid(), 9)
     assert requests.get(f"{{backend_url}}/ready", timeout=5).status_code == 200
     time.sleep(0.4)
