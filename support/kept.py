@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -37,7 +36,7 @@ from stackwright.support.config.services import expand
 from stackwright.support.errors import ChannelError, HarnessError, KeptUnavailable, PeerGone
 from stackwright.support.processes import LogFollower, Stack
 from stackwright.support.processes.channel import Channel, abstract_address
-from stackwright.support.processes.preload import check_private_folder
+from stackwright.support.processes.preload import check_private_folder, private_folder
 from stackwright.support.processes.process import LineSink
 from stackwright.support.steps.runner import step_key
 
@@ -70,11 +69,11 @@ def check_kept_folders(root: str | Path) -> None:
 def make_kept_folders(root: str | Path) -> Path:
     """``.stackwright/kept``, each folder made (or made again) private whatever the umask;
     KeptUnavailable when one is a link or another user's."""
-    for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
-        folder.mkdir(mode=0o700, exist_ok=True)
-        if not folder.is_symlink() and folder.stat().st_uid == os.geteuid():
-            folder.chmod(0o700)
-    check_kept_folders(root)
+    try:
+        for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
+            private_folder(folder)
+    except HarnessError as exc:
+        raise KeptUnavailable(str(exc).replace("preload server", "kept stacks")) from None
     return kept_folder(root)
 
 

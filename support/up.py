@@ -217,20 +217,25 @@ class Up:
         """Restart each service whose code changed, in every kept stack (and its preload
         server first); a line for each."""
         code = self._code()
-        lines = []
-        for name in [name for name, digest in code.items() if self._sources.get(name) != digest]:
-            started = time.monotonic()
-            self._restart_preload_server(name)
-            for index, stack in enumerate(self.stacks):
-                with self._locks[index]:
-                    stack.restart_service(name)
-            self._sources[name] = self._code().get(name, code[name])
-            line = (
-                f"{name}'s code changed since {UP} started it, so up restarted it "
-                f"({time.monotonic() - started:.2f}s)"
-            )
-            self.say(line)
-            lines.append(line)
+        changed = [name for name, digest in code.items() if self._sources.get(name) != digest]
+        lines: list[str] = []
+        try:
+            for name in changed:
+                started = time.monotonic()
+                self._restart_preload_server(name)
+                for index, stack in enumerate(self.stacks):
+                    with self._locks[index]:
+                        stack.restart_service(name)
+                lines.append(
+                    f"{name}'s code changed since {UP} started it, so up restarted it "
+                    f"({time.monotonic() - started:.2f}s)"
+                )
+                self.say(lines[-1])
+        finally:
+            if lines:  # once, after the restarts: a new preload server imported anew
+                fresh = self._code()
+                for name in changed[: len(lines)]:
+                    self._sources[name] = fresh.get(name, code[name])
         return lines
 
     def _restart_preload_server(self, name: str) -> None:

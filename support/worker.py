@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from stackwright.support.config import HarnessConfig, RunFacts
 from stackwright.support.errors import HarnessError, KeptUnavailable
-from stackwright.support.kept import KeptClaim, UpKeeper, attach
+from stackwright.support.kept import KeptClaim, attach
 from stackwright.support.processes import (
     LinePrinter,
     RelayClient,
@@ -182,8 +182,7 @@ class Worker:
         did not, or this worker has none): the stack is let go, and the next test boots
         its own (or, when the run booted nothing, fails with this reason)."""
         stack = self.stack
-        keeper = stack.keeper if stack is not None else None
-        why = keeper.lost() if isinstance(keeper, UpKeeper) else None
+        why = stack.keeper.lost() if stack is not None and stack.keeper is not None else None
         if stack is None or why is None:
             return ""
         stack.stop()

@@ -58,6 +58,9 @@ class Keeper(Protocol):
 
     def call(self, operation: str, **args: Any) -> Any: ...
 
+    def lost(self) -> str | None:
+        """Why the keeper, and the stack with it, went away; None while it holds it."""
+
     def let_go(self) -> None: ...
 
 
