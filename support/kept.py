@@ -56,22 +56,17 @@ def up_address(root: str | Path) -> str:
     return abstract_address("up", str(Path(root).resolve()))
 
 
-def check_kept_folders(root: str | Path) -> None:
-    """``.stackwright`` and its ``kept`` folder must be private folders of this user:
-    another user who could rename them could hide or replace a kept stack's files."""
-    for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
-        try:
-            check_private_folder(str(folder / "x"))
-        except HarnessError as exc:
-            raise KeptUnavailable(str(exc).replace("preload server", "kept stacks")) from None
-
-
-def make_kept_folders(root: str | Path) -> Path:
-    """``.stackwright/kept``, each folder made (or made again) private whatever the umask;
-    KeptUnavailable when one is a link or another user's."""
+def kept_folders(root: str | Path, *, make: bool = False) -> Path:
+    """``.stackwright/kept``, once ``.stackwright`` and ``kept`` are found to be private
+    folders of this user (another user who could rename them could hide or replace a
+    kept stack's files); with ``make``, each is made, or made again, private whatever
+    the umask first. KeptUnavailable when one is not, is a link, or is another user's."""
     try:
         for folder in (Path(root, KEPT_FOLDER.parent), kept_folder(root)):
-            private_folder(folder)
+            if make:
+                private_folder(folder)
+            else:
+                check_private_folder(str(folder / "x"))
     except HarnessError as exc:
         raise KeptUnavailable(str(exc).replace("preload server", "kept stacks")) from None
     return kept_folder(root)
@@ -273,7 +268,7 @@ def plan(config: HarnessConfig, env: Mapping[str, str], *, workers: int) -> Kept
 def _claim(
     config: HarnessConfig, env: Mapping[str, str], channel: Channel, workers: int
 ) -> tuple[KeptClaim, str]:
-    check_kept_folders(config.root)
+    kept_folders(config.root)
     try:
         state = KeptState.from_dict(channel.call("state", timeout=STATE_TIMEOUT))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

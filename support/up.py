@@ -44,7 +44,7 @@ from stackwright.support.kept import (
     KeptState,
     fingerprint,
     kept_folder,
-    make_kept_folders,
+    kept_folders,
     up_address,
 )
 from stackwright.support.processes import LinePrinter, Stack
@@ -103,7 +103,7 @@ class Up:
     def open(self) -> KeptState:
         """Listen, boot everything, and publish it; raises HarnessError with everything
         stopped. Listening comes first: a second ``up`` is refused while this one boots."""
-        make_kept_folders(self.config.root)
+        kept_folders(self.config.root, make=True)
         self.server = _listen(self.config.root, self)
         try:
             self.controller.open(port_blocks=self.workers, relay=False)
