@@ -10,7 +10,9 @@ xdist the same process is also the run's one worker (``support.worker``).
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import threading
 import time
@@ -25,15 +27,16 @@ from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptClaim, KeptPlan
 from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
+    ChannelServer,
+    Connection,
     LinePrinter,
     PreloadServer,
-    RelayServer,
     RunWatch,
     Stack,
+    abstract_address,
     choose_run_base,
     publish_template_failure,
     start_servers,
-    state_path,
 )
 from stackwright.support.results import OutputClaim, claim_output_dir
 from stackwright.support.steps import StepCache, StepRunner, bytes_of
@@ -51,7 +54,8 @@ class Controller:
     #: What the run learned as it opened (ports, addresses, run URLs), for every worker.
     facts: RunFacts = field(default_factory=RunFacts)
     printer: LinePrinter | None = None
-    relay_server: RelayServer | None = None
+    #: Where the workers tell their live log lines and ask for the run services' state.
+    channel: ChannelServer | None = None
     #: One preload server per preloaded service, and the run-scoped services.
     preload_servers: dict[str, PreloadServer] = field(default_factory=dict)
     run_stack: Stack | None = None
@@ -99,9 +103,8 @@ class Controller:
         if plan.covers(workers):
             assert plan.claim is not None
             self._claim(keep)
-            self._start_relay(relay)
-            relay_address = self.relay_server.address if self.relay_server else None
-            self.facts = plan.claim.state.facts.learned(relay_address=relay_address)
+            # The run services' state is up's to tell; the live lines are this run's.
+            self.facts = plan.claim.state.facts.learned(relay_address=self._relay(relay))
             return
         self.open(port_blocks=port_blocks, relay=relay, keep=keep)
         if self.kept is not None:
@@ -126,7 +129,6 @@ class Controller:
         self._claim(keep)
         block = max(MIN_PORT_BLOCK, 4 * len(config.services))
         ports = RunFacts(choose_run_base(port_blocks + 1, block), block, port_blocks)
-        self._start_relay(relay)
         cache = StepCache(
             config.cache_path, max_bytes=bytes_of(config.cache_max_mb), mode=config.cache
         )
@@ -147,24 +149,41 @@ class Controller:
         except BaseException:
             self.close()
             raise
+        run_address = None
         if self.run_stack is not None:
-            self.run_watch = RunWatch(
-                self.run_stack,
-                state_path(config.services_dir),
-                on_event=self.start_lines.append,
-            ).start()
+            self.run_watch = RunWatch(self.run_stack, on_event=self.start_lines.append).start()
+            run_address = self._serve().address
         # What every worker gets, once, beside the settings.
         self.facts = ports.learned(
             run_dir=str(config.services_dir / "run"),
             run_urls=results["run services"],
             preload_addresses=results["preload servers"],
-            relay_address=self.relay_server.address if self.relay_server else None,
+            relay_address=self._relay(relay),
+            run_address=run_address,
         )
 
-    def _start_relay(self, relay: bool) -> None:
-        """The live-log relay the workers send their streamed lines to, when asked for."""
+    def _relay(self, relay: bool) -> str | None:
+        """Where the workers tell their streamed lines, when a relay is asked for."""
         if relay and self.printer is not None and self.config.stream_logs:
-            self.relay_server = RelayServer(self.printer).start()
+            return self._serve().address
+        return None
+
+    def _serve(self) -> ChannelServer:
+        """The controller's channel, started once."""
+        if self.channel is None:
+            address = abstract_address("run", f"{os.getpid()}-{secrets.token_hex(8)}")
+            self.channel = ChannelServer(address, self._answer, what="the run's controller").start()
+        return self.channel
+
+    def _answer(self, connection: Connection, name: str, args: dict[str, Any]) -> Any:
+        """A worker's call: ``line`` (a live log line to print) or ``run_state``."""
+        printer, watch = self.printer, self.run_watch
+        if name == "line" and printer is not None:
+            printer.print(str(args["worker"]), str(args["service"]), str(args["line"]))
+            return None
+        if name == "run_state" and watch is not None:
+            return watch.state.to_dict()
+        raise HarnessError(f"the run's controller does not answer {name!r}")
 
     def _claim(self, keep: Sequence[Path]) -> None:
         """Take the output folder for this run (once), and make its services' folder:
@@ -281,11 +300,11 @@ class Controller:
             self.run_stack.stop()
             self.run_stack = None
         self._remove_services_dir()
-        if self.relay_server is not None:
-            self.relay_server.stop()
+        if self.channel is not None:
+            self.channel.stop()
         if self.printer is not None:
             self.printer.close()
-        self.relay_server = self.printer = None
+        self.channel = self.printer = None
         if self.output_claim is not None:
             self.output_claim.release()
             self.output_claim = None

@@ -34,8 +34,7 @@ from typing import Any
 from stackwright.support.config import HarnessConfig, RunFacts, run_values
 from stackwright.support.config.services import expand
 from stackwright.support.errors import ChannelError, HarnessError, KeptUnavailable, PeerGone
-from stackwright.support.processes import LogFollower, Stack
-from stackwright.support.processes.channel import Channel, abstract_address
+from stackwright.support.processes import Channel, LogFollower, Stack, abstract_address
 from stackwright.support.processes.preload import check_private_folder, private_folder
 from stackwright.support.processes.process import LineSink
 from stackwright.support.steps.runner import step_key

@@ -47,8 +47,13 @@ from stackwright.support.kept import (
     kept_folders,
     up_address,
 )
-from stackwright.support.processes import LinePrinter, Stack
-from stackwright.support.processes.channel import Channel, ChannelServer, Connection
+from stackwright.support.processes import (
+    Channel,
+    ChannelServer,
+    Connection,
+    LinePrinter,
+    Stack,
+)
 from stackwright.support.processes.preload import start_server
 from stackwright.support.processes.stack import OPERATIONS
 from stackwright.support.steps.cache import input_files

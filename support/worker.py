@@ -24,7 +24,6 @@ from stackwright.support.processes import (
     RunServicesView,
     Stack,
     kill_group,
-    state_path,
 )
 
 
@@ -235,12 +234,13 @@ class Worker:
         one (whoever started it, this run's controller or ``stackwright up``, restarts
         it and reports the casualty)."""
         run_specs = self.config.scoped("run")
-        if not run_specs:
+        if not run_specs or self.facts.run_address is None:
             return
         if self.run_view is None:
             self.run_view = RunServicesView(
-                state_path(stack.run_dir.parent),
+                self.facts.run_address,
                 restart_timeout=max(spec.timeout for spec in run_specs),
+                log_dir=stack.run_dir,
             )
         self.run_view.check()
 
@@ -296,3 +296,5 @@ class Worker:
         if self.relay_client is not None:
             self.relay_client.close()
             self.relay_client = None
+        if self.run_view is not None:
+            self.run_view.close()

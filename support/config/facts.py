@@ -1,9 +1,9 @@
 """What a run learns as it opens, beside its settings: the facts every worker needs.
 
 The settings (``HarnessConfig``) are resolved once and never change. The controller
-learns the rest while it opens the run (the ports it chose, the live-log relay's
-address, each preload server's, each run-scoped service's URL) and hands both to
-every worker once.
+learns the rest while it opens the run (the ports it chose, its channel's address,
+each preload server's, each run-scoped service's URL) and hands both to every worker
+once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ class RunFacts:
     port_block: int = 20
     #: The port block of the run-scoped services (after every worker's).
     run_block: int = 0
+    #: The controller's channel: where workers tell their live log lines (when streamed),
+    #: and where they ask for the run-scoped services' state (when there are any).
     relay_address: str | None = None
+    run_address: str | None = None
     preload_addresses: Mapping[str, str] = field(default_factory=dict)
     run_urls: Mapping[str, str] = field(default_factory=dict)
     #: The run-scoped services' folder (their logs and state), which ``stackwright up``'s

@@ -1,9 +1,12 @@
 """One private channel between the harness's own processes: ``stackwright up`` and the
-runs that attach to it, today; every caller gets the same framing, deadlines and trust.
+runs that attach to it, a run's controller and its workers (their live log lines, the
+run-scoped services' state); every caller gets the same framing, deadlines and trust.
 
 - Framing: one JSON object per line. A call is ``{"call": name, "args": {...}}``; its
-  answer ``{"result": value}`` or ``{"error": {"type": ..., ...}}``. A server answers
-  only the names its handler allows (pytest-xdist's "dispatch by name" over one channel).
+  answer ``{"result": value}`` or ``{"error": {"type": ..., ...}}``. A tell,
+  ``{"tell": name, "args": {...}}``, gets no answer (a stream of log lines). A server
+  answers only the names its handler allows (pytest-xdist's "dispatch by name" over one
+  channel).
 - Addresses: a Unix socket in the abstract namespace, named from what it serves
   (``abstract_address``): no file a renamed or world-writable folder could hide or
   replace, and no pid a reused one could fake.
@@ -167,8 +170,16 @@ class Channel:
             raise _error_of(answer["error"])
         return decode(answer.get("result"))
 
-    def _send(self, message: bytes, name: str) -> None:
-        self._check_running(name)
+    def tell(self, name: str, **args: Any) -> None:
+        """Send ``name(**args)`` and wait for nothing (its handler's answer is dropped);
+        PeerGone when the peer went away."""
+        message = json.dumps({"tell": name, "args": _plain(args)}).encode() + b"\n"
+        with self._lock:
+            self._send(message, name, check=False)
+
+    def _send(self, message: bytes, name: str, *, check: bool = True) -> None:
+        if check:
+            self._check_running(name)
         try:
             self._sock.setblocking(True)
             self._sock.sendall(message)
@@ -299,8 +310,10 @@ class ChannelServer:
         try:
             with connection.sock.makefile("rwb") as stream:
                 for raw in stream:
-                    stream.write(json.dumps(self._answer(connection, raw)).encode() + b"\n")
-                    stream.flush()
+                    answer = self._answer(connection, raw)
+                    if answer is not None:
+                        stream.write(json.dumps(answer).encode() + b"\n")
+                        stream.flush()
         except OSError:
             pass  # the client went away mid-answer
         finally:
@@ -308,18 +321,22 @@ class ChannelServer:
             connection.sock.close()
             self.on_close(connection)
 
-    def _answer(self, connection: Connection, raw: bytes) -> dict[str, Any]:
+    def _answer(self, connection: Connection, raw: bytes) -> dict[str, Any] | None:
+        """The answer to one line: None for a tell (its errors are dropped too)."""
         try:
             request = json.loads(raw)
-            name, args = str(request["call"]), dict(request.get("args") or {})
-        except (ValueError, KeyError, TypeError):
+            told = isinstance(request, dict) and "tell" in request
+            name = str(request["tell" if told else "call"])
+            args = dict(request.get("args") or {})
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {"error": {"type": "ChannelError", "text": "not a call"}}
         try:
-            return {"result": encode(self.handler(connection, name, args))}
+            answer = {"result": encode(self.handler(connection, name, args))}
         except HarnessError as exc:
-            return {"error": encode(exc)["__error__"]}
+            answer = {"error": encode(exc)["__error__"]}
         except TypeError as exc:  # arguments the operation does not take
-            return {"error": {"type": "ChannelError", "text": f"{name}: {exc}"}}
+            answer = {"error": {"type": "ChannelError", "text": f"{name}: {exc}"}}
+        return None if told else answer
 
     def stop(self) -> None:
         """Stop listening and drop every client (they see the server go away)."""

@@ -1,18 +1,19 @@
 """Live service logs on the terminal of the pytest run, even under pytest-xdist.
 
-xdist workers cannot write to the terminal, so each worker sends its lines
-over a loopback socket to the controller, which prints them. The printer
-writes to a duplicate of the terminal's file descriptor taken before tests
+xdist workers cannot write to the terminal, so each worker tells its lines to the
+controller over the harness's channel (``line``), and the controller prints them. The
+printer writes to a duplicate of the terminal's file descriptor taken before tests
 run, so output capture never swallows the lines.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import socketserver
 import threading
 from collections.abc import Callable
+
+from stackwright.support.errors import HarnessError
+from stackwright.support.processes.channel import Channel
 
 
 class LinePrinter:
@@ -48,62 +49,28 @@ class LinePrinter:
             pass
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: RelayServer
-
-    def handle(self) -> None:
-        for raw in self.rfile:
-            worker, _, rest = raw.decode("utf-8", "replace").rstrip("\n").partition("\t")
-            service, _, line = rest.partition("\t")
-            self.server.printer.print(worker, service, line)
-
-
-class RelayServer(socketserver.ThreadingTCPServer):
-    """Runs in the controller: accepts workers and prints what they send."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, printer: LinePrinter, host: str = "127.0.0.1") -> None:
-        super().__init__((host, 0), _Handler)
-        self.printer = printer
-        self._thread = threading.Thread(target=self.serve_forever, name="log-relay", daemon=True)
-
-    @property
-    def address(self) -> str:
-        host, port = self.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def start(self) -> RelayServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
 class RelayClient:
-    """Runs in a worker: sends each line to the controller (best effort)."""
+    """Runs in a worker: tells each line to the controller (best effort: when the
+    controller is gone, the lines stop and the test goes on)."""
 
     def __init__(self, address: str, worker: str) -> None:
-        host, _, port = address.rpartition(":")
         self.worker = worker
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = socket.create_connection((host, int(port)), timeout=5)
+        self._channel: Channel | None
+        try:
+            self._channel = Channel(address, what="the run's controller")
+        except HarnessError:
+            self._channel = None
 
     def send(self, service: str, line: str) -> None:
-        payload = f"{self.worker}\t{service}\t{line}\n".encode("utf-8", "replace")
-        with self._lock:
-            if self._sock is None:
-                return
-            try:
-                self._sock.sendall(payload)
-            except OSError:
-                self._sock = None  # the controller is gone: stop relaying, keep the test running
+        channel = self._channel
+        if channel is None:
+            return
+        try:
+            channel.tell("line", worker=self.worker, service=service, line=line)
+        except HarnessError:
+            self._channel = None
 
     def close(self) -> None:
-        with self._lock:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()

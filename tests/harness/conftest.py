@@ -25,6 +25,29 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The fake stack's services, in start order.
 SERVICES = ("gateway", "backend", "frontend")
 
+#: For an inner test: the pid of a run-scoped fake service (``_run_service("s3")``), found
+#: by its environment: exec'd by a controller (the run's, or ``stackwright up``'s) that
+#: has this pytester run's HOME. Nothing the harness writes is trusted to name it.
+FIND_RUN_SERVICE = """
+import os, pathlib
+
+def _zombie_or_gone(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+def _run_service(name):
+    wanted = (f"FAKE_NAME={name}\\0".encode(), ("HOME=" + os.environ["HOME"] + "\\0").encode())
+    for proc in pathlib.Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if all(part in environ for part in wanted) and not _zombie_or_gone(int(proc.name)):
+            return int(proc.name)
+"""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _tests_on_pythonpath(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:

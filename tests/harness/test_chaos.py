@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from stackwright.support.processes.run_watch import state_path
-
 from .conftest import FAKE
 from .test_plugin import _ini
 from .test_steps import BUILD
@@ -61,17 +59,26 @@ def _wait(condition: object, what: str, run: subprocess.Popen[str], limit: float
         time.sleep(0.02)
 
 
-def _processes_with(marker: str) -> list[int]:
+def _processes_with(marker: str, *more: str) -> list[int]:
+    """The processes whose environment holds ``marker`` (and each of ``more``)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            if marker.encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
+            environ = (proc / "environ").read_bytes()
         except OSError:
             continue
+        if all(part.encode() in environ for part in (marker, *more)):
+            found.append(int(proc.name))
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 @pytest.mark.slow
@@ -118,11 +125,11 @@ frontend_build = {{python}} {BUILD} {{build}}
                 run,
             )
         time.sleep(rng.uniform(0.1, 0.6))
-        run_state = state_path(pytester.path / "test-results" / ".services")
-        s3 = json.loads(run_state.read_text())["pids"]["s3"]
+        # The run's s3 is exec'd by the controller: its environment names it.
+        (s3,) = (pid for pid in _processes_with(marker, "FAKE_NAME=s3\0") if _alive(pid))
         os.kill(s3, signal.SIGKILL)
         _wait(
-            lambda: json.loads(run_state.read_text())["generation"] == 1,
+            lambda: [p for p in _processes_with(marker, "FAKE_NAME=s3\0") if p != s3 and _alive(p)],
             "the run's s3 was restarted",
             run,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, alive, pids_in, start_up
+from .conftest import FAKE, FIND_RUN_SERVICE, alive, pids_in, start_up
 
 pytest_plugins = ["pytester"]
 
@@ -210,20 +210,16 @@ def test_every_end_of_up_leaves_nothing_running(
     result.stdout.fnmatch_lines(["*no kept stacks (start them with stackwright up)*"])
 
 
-RUN_SERVICE_DIES = """
-import json, os, signal, time
+RUN_SERVICE_DIES = (
+    FIND_RUN_SERVICE
+    + """
+import os, signal, time
 
 def test_a_kills_the_kept_s3(stack):
-    pid = json.loads((stack.run_dir / "state.json").read_text())["pids"]["s3"]
+    pid = _run_service("s3")
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10  # gone (or a zombie) before the next test starts
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    break
-        except FileNotFoundError:
-            break
+    while time.monotonic() < deadline and not _zombie_or_gone(pid):
         time.sleep(0.01)
 
 def test_b_is_told(stack):
@@ -233,6 +229,7 @@ def test_c_runs_on_the_restarted_s3(s3_url):
     import urllib.request
     assert urllib.request.urlopen(s3_url + "/ready").status == 200
 """
+)
 
 
 def test_a_kept_run_service_that_dies_is_named_and_restarted_by_up(

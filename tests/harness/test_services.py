@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, pids_in
+from .conftest import FAKE, FIND_RUN_SERVICE, pids_in
 
 pytest_plugins = ["pytester"]
 
@@ -96,22 +96,18 @@ def test_a_green_run_leaves_no_service_files_and_says_none_are_kept(
         assert (services / "run" / "s3.log").is_file()
 
 
-RUN_DOWN = """
-import json, os, pathlib, signal, time, urllib.request
+RUN_DOWN = (
+    FIND_RUN_SERVICE
+    + """
+import os, signal, time, urllib.request
 
-def _state():
-    return json.loads(pathlib.Path("test-results/.services/run/state.json").read_text())
-
-def _gone(pid):
-    try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+KILLED = []
 
 def test_1_kills_s3(stack):
-    pid = _state()["pids"]["s3"]
+    pid = _run_service("s3")
+    KILLED.append(pid)
     os.kill(pid, signal.SIGKILL)
-    while not _gone(pid):
+    while not _zombie_or_gone(pid):
         time.sleep(0.01)
 
 def test_2_needs_it(stack, s3_url):
@@ -119,8 +115,9 @@ def test_2_needs_it(stack, s3_url):
 
 def test_3_runs_on_the_new_one(stack, s3_url):
     assert urllib.request.urlopen(s3_url + "/ready").status == 200
-    assert _state()["generation"] == 1
+    assert _run_service("s3") not in (None, *KILLED)
 """
+)
 
 
 @pytest.mark.parametrize(
