@@ -59,3 +59,26 @@ def state_letter(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return ""
+
+
+def activity(pid: int) -> tuple[bool, int]:
+    """Whether a thread of ``pid`` is runnable right now, and how many times its threads
+    were switched in so far (a thread that woke and slept again between two looks moved
+    it). A runnable thread counts before it runs: on a loaded machine a service woken by
+    a closed connection may wait for a CPU, and is not idle then. (False, 0) when gone."""
+    runnable, switches = False, 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False, 0
+    for task in tasks:
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # a thread that just ended
+        for line in status.splitlines():
+            if line.startswith("State:"):
+                runnable = runnable or line.split()[1] == "R"
+            elif "ctxt_switches:" in line:  # voluntary_ and nonvoluntary_
+                switches += int(line.rsplit(None, 1)[1])
+    return runnable, switches

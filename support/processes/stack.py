@@ -42,7 +42,13 @@ from stackwright.support.processes.database import (
     reset_database,
     wait_for_template,
 )
-from stackwright.support.processes.health import ANSWER_TIMEOUT, down_state, process_state
+from stackwright.support.processes.health import (
+    ANSWER_TIMEOUT,
+    activity,
+    down_state,
+    process_state,
+)
+from stackwright.support.processes.logs import size_of
 from stackwright.support.processes.ports import PortAllocator, PortsExhausted, is_free
 from stackwright.support.processes.process import LineSink, ServiceProcess
 from stackwright.support.readiness import Probe, Where, kind_of
@@ -63,6 +69,11 @@ class Keeper(Protocol):
 
     def let_go(self) -> None: ...
 
+
+#: A test's end is settled when no service's thread ran or wrote a byte for this long,
+#: or after the limit (a service that is never idle: a busy loop, a 1 ms poller).
+SETTLE_QUIET = 0.002
+SETTLE_LIMIT = 0.1
 
 #: The operations of a stack, by name: what a worker and a test ask of it. A stack of the
 #: run's own runs them here; a kept one asks its keeper, which answers a name of this
@@ -485,6 +496,31 @@ class Stack:
         """Wait until everything the services have written so far is in their log files."""
         for process in self.processes.values():
             process.sync()
+
+    @operation
+    def settle_logs(self, quiet: float = SETTLE_QUIET, limit: float = SETTLE_LIMIT) -> float:
+        """Wait until every service has been idle (no thread runnable or woken, no byte
+        written) for ``quiet`` seconds, at most ``limit``; then every byte is in their logs. What a
+        test set off as it ended (its page's disconnect, the callback that follows) is
+        written by then, and belongs to that test. The seconds it took."""
+        started = time.monotonic()
+        last, since = None, started
+        while True:
+            now = time.monotonic()
+            sample = [
+                (*activity(process.pid), size_of(process.log_path))
+                for process in self.processes.values()
+                if process.pid is not None
+            ]
+            if sample != last or any(runnable for runnable, _, _ in sample):
+                last, since = sample, now
+            elif now - since >= quiet:
+                break  # nothing ran or wrote from ``since`` to this last look
+            if now - started >= limit:
+                break
+            time.sleep(quiet / 4)
+        self.sync_logs()
+        return time.monotonic() - started
 
     @operation
     def reset_db(self) -> dict[str, Any]:
