@@ -244,20 +244,27 @@ class Worker:
             )
         self.run_view.check()
 
-    def sync_logs(self) -> None:
-        """Everything this worker's services wrote so far is in their logs (best effort: a
-        kept stack that went away is named by ``check_kept``; its files are read as they
-        are)."""
-        if self.stack is not None:
+    def sync_logs(self, *, settle: bool = False) -> None:
+        """Everything this worker's services wrote so far is in their logs; with
+        ``settle`` (a test's end), once they are idle, so the lines its end set off are
+        its own. Best effort: a kept stack that went away is named by ``check_kept``;
+        its files are read as they are."""
+        stack = self.stack
+        if stack is not None:
             with contextlib.suppress(HarnessError):
-                self.stack.sync_logs()
+                if settle:
+                    stack.settle_logs()
+                else:
+                    stack.sync_logs()
 
     def stop_stack(self) -> None:
-        """Stop the services; their files stay until the session ends (the last
-        test's log slices are read after the session fixtures are torn down)."""
+        """Stop the services, once what the last test set off as it ended is in their
+        logs; their files stay until the session ends (the last test's log slices are
+        read after the session fixtures are torn down)."""
         with contextlib.suppress(BaseException):
             self._join_boot()
         if self.stack is not None:
+            self.sync_logs(settle=True)
             self.stack.stop()
             self._stopped, self.stack = self.stack, None
 

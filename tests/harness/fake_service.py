@@ -11,6 +11,9 @@ ignore-sigterm  like ready, but ignore SIGTERM
 In every mode that answers, /page is a page that logs to the console, fetches
 ?backend=URL, and reads two frames from /events (a Server-Sent Events stream).
 FAKE_LOG_STAMPS=1 starts each log line with an ISO 8601 timestamp.
+/live-page?Q is a page that holds /live?Q open, a Server-Sent Events stream: when the
+page closes, the service logs "NAME live stream closed by the client /live?Q" and calls
+FAKE_CALLBACK/closed?Q (when set), as an SSE gateway's disconnect callback does.
 spew            write 1 MB to stdout before listening
 nolisten        never listen: print "NAME consumer ready" and wait (a queue consumer)
 """
@@ -18,11 +21,13 @@ nolisten        never listen: print "NAME consumer ready" and wait (a queue cons
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import http.server
 import os
 import signal
 import sys
+import urllib.request
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>fake</title><body>fake page<script>
 console.log('fake page loaded');
@@ -38,6 +43,10 @@ fetch(backend + '/from-the-page', { mode: 'no-cors' }).then(() => {
 });
 </script></body>"""
 EVENTS = "retry: 600000\n\ndata: hello\n\nevent: progress\ndata: 50\n\n"
+LIVE_PAGE = """<!doctype html><meta charset="utf-8"><title>live</title><body>live page<script>
+const source = new EventSource('/live' + location.search);
+source.onmessage = () => { window.__live = true; };
+</script></body>"""
 
 
 def log(text: str) -> None:
@@ -52,8 +61,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         name = os.environ.get("FAKE_NAME", "fake")
+        if self.status == 200 and self.path.startswith("/live?"):
+            self._live(name)
+            return
         kind, body = "application/json", f'{{"service": "{name}", "path": "{self.path}"}}'.encode()
-        if self.status == 200 and self.path.startswith("/page"):
+        if self.status == 200 and self.path.startswith("/live-page"):
+            kind, body = "text/html", LIVE_PAGE.encode()
+        elif self.status == 200 and self.path.startswith("/page"):
             kind, body = "text/html", PAGE.encode()
         if self.status == 200 and self.path == "/events":
             kind, body = "text/event-stream", EVENTS.encode()
@@ -62,6 +76,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _live(self, name: str) -> None:
+        """A stream held open until the client goes away; then its close is logged and
+        called back, after the page that held it has closed."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(b"retry: 600000\n\ndata: open\n\n")
+        self.wfile.flush()
+        self.rfile.read(1)  # b"" once the client closed the connection
+        log(f"{name} live stream closed by the client {self.path}")
+        callback = os.environ.get("FAKE_CALLBACK")
+        if callback:
+            query = self.path.partition("?")[2]
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{callback}/closed?{query}", timeout=5).close()
 
     def log_message(self, fmt: str, *args: object) -> None:
         log(f"{os.environ.get('FAKE_NAME', 'fake')} request {fmt % args}")
