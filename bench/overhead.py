@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -42,8 +43,9 @@ def _per_test_seconds(junit: Path) -> list[float]:
     return times[1:]  # the first test also pays for the stack and the browser launch
 
 
-def _run_pytest(args: list[str], cwd: Path) -> None:
+def _run_pytest(args: list[str], cwd: Path, **extra: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PLAYWRIGHT_"))}
+    env.update(extra)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=cwd,
@@ -92,6 +94,46 @@ def overhead_figures(work: Path) -> list[Figure]:
                 f"harness {median(harness) * 1000:.0f} ms vs "
                 f"bare pytest-playwright {median(bare) * 1000:.0f} ms"
             ),
+        ),
+    ]
+
+
+#: Browser tests of the reference suite whose pages hold an SSE stream: each one's end
+#: sets off the gateway's disconnect and its callback to the backend.
+SSE_TESTS = ("e2e/test_sse.py", "e2e/test_ai_part_creation.py")
+
+
+def _settle_seconds(out: Path) -> list[float]:
+    return [json.loads(line)["seconds"] for line in out.read_text().splitlines()]
+
+
+def settle_figures(work: Path) -> list[Figure]:
+    """The drain-and-settle at each test's end (``Stack.settle_logs``, timed by
+    ``bench.settle_probe``): after SSE pages close, and after trivial tests."""
+    out = work / "settle.jsonl"
+    out.unlink(missing_ok=True)
+    probe = ["-p", "bench.settle_probe", "-p", "no:randomly", "-n", "0", "-q"]
+    _run_pytest(["-c", "playwright.ini", *probe, *SSE_TESTS], ROOT, BENCH_SETTLE_OUT=str(out))
+    sse = sorted(_settle_seconds(out))
+    out.unlink()
+    _run_pytest(probe, work / "overhead-harness", BENCH_SETTLE_OUT=str(out), PYTHONPATH=str(ROOT))
+    idle = sorted(_settle_seconds(out))
+    return [
+        Figure(
+            "per test",
+            f"drain-and-settle at a test's end, SSE pages ({len(sse)} ends, median)",
+            median(sse) * 1000,
+            "ms",
+            10,
+            note=f"p90 {sse[int(len(sse) * 0.9)] * 1000:.1f} ms, max {sse[-1] * 1000:.1f} ms",
+        ),
+        Figure(
+            "per test",
+            f"drain-and-settle at a test's end, trivial tests ({len(idle)} ends, median)",
+            median(idle) * 1000,
+            "ms",
+            10,
+            note=f"p90 {idle[int(len(idle) * 0.9)] * 1000:.1f} ms, max {idle[-1] * 1000:.1f} ms",
         ),
     ]
 
@@ -153,4 +195,4 @@ def suite_figures() -> list[Figure]:
 
 
 def run(work: Path) -> list[Figure]:
-    return [*overhead_figures(work), *suite_figures()]
+    return [*overhead_figures(work), *settle_figures(work), *suite_figures()]

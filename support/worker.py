@@ -59,6 +59,9 @@ class Worker:
     #: Called with the stack each time this worker's stack comes up (from the thread
     #: that started it): a test running then is covered from that moment.
     on_stack_up: list[Callable[[Stack], None]] = field(default_factory=list)
+    #: The browser's processes that close a page's connections: a test's end waits for
+    #: them too (``Stack.settle_logs``). Set when this worker's browser launches.
+    browser_pids: list[int] = field(default_factory=list)
     #: The kept stacks this run claimed (``stackwright up``'s), when it attaches to them.
     kept: KeptClaim | None = None
     #: Why this worker's kept stack went away mid-run ('' while it has not).
@@ -253,7 +256,7 @@ class Worker:
         if stack is not None:
             with contextlib.suppress(HarnessError):
                 if settle:
-                    stack.settle_logs()
+                    stack.settle_logs(also=self.browser_pids)
                 else:
                     stack.sync_logs()
 

@@ -7,6 +7,7 @@ from stackwright.support.browser.chromium import (
     find_chromium,
     managed_chromium_path,
     managed_revisions,
+    network_processes,
 )
 from stackwright.support.browser.events import TestEventBuffer
 from stackwright.support.browser.page_policy import ExpectConsoleError, PagePolicy
@@ -24,6 +25,7 @@ __all__ = [
     "find_chromium",
     "managed_chromium_path",
     "managed_revisions",
+    "network_processes",
     "remote_launch_args",
     "video_problem",
 ]

@@ -87,3 +87,39 @@ def managed_revisions() -> dict[str, str]:
         return {str(entry["name"]): str(entry["revision"]) for entry in entries}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
+
+
+#: How a Chromium process that opens and closes a page's connections is started: the
+#: network service (out of process, the default), else the browser process itself.
+NETWORK_SERVICE = b"--utility-sub-type=network.mojom.NetworkService"
+
+
+def network_processes(root: int | None = None) -> list[int]:
+    """The pids of the Chromium processes under ``root`` (this process) that close a
+    closed page's connections: its network services, or, when the network runs in the
+    browser process, the browser processes. A test's end waits for them too (a page's
+    connections close a moment after its context did). Empty for a remote browser."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: dict[str, list[int]] = {"network": [], "browser": []}
+    todo = list(children.get(os.getpid() if root is None else root, []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:  # Chromium rewrites its title: its arguments may be one string
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        program = command.split(b" ", 1)[0].rsplit(b"/", 1)[-1]
+        if NETWORK_SERVICE in command:
+            found["network"].append(pid)
+        elif b"chrom" in program and b" --type=" not in command:
+            found["browser"].append(pid)
+    return sorted(found["network"] or found["browser"])

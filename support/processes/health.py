@@ -9,6 +9,7 @@ its readiness URL with a short timeout.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 #: How long a live service may take to answer its readiness URL between tests.
@@ -65,20 +66,22 @@ def activity(pid: int) -> tuple[bool, int]:
     """Whether a thread of ``pid`` is runnable right now, and how many times its threads
     were switched in so far (a thread that woke and slept again between two looks moved
     it). A runnable thread counts before it runs: on a loaded machine a service woken by
-    a closed connection may wait for a CPU, and is not idle then. (False, 0) when gone."""
+    a closed connection may wait for a CPU, and is not idle then. (False, 0) when gone.
+    Read often at a test's end, so parsed as bytes."""
     runnable, switches = False, 0
     try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False, 0
     for task in tasks:
         try:
-            status = (task / "status").read_text()
+            with open(f"/proc/{pid}/task/{task}/status", "rb") as file:
+                status = file.read()
         except OSError:
             continue  # a thread that just ended
-        for line in status.splitlines():
-            if line.startswith("State:"):
-                runnable = runnable or line.split()[1] == "R"
-            elif "ctxt_switches:" in line:  # voluntary_ and nonvoluntary_
-                switches += int(line.rsplit(None, 1)[1])
+        state = status.find(b"\nState:\t")
+        runnable = runnable or status[state + 8 : state + 9] == b"R"
+        for key in (b"\nvoluntary_ctxt_switches:\t", b"\nnonvoluntary_ctxt_switches:\t"):
+            start = status.find(key) + len(key)
+            switches += int(status[start : status.find(b"\n", start)] or 0)
     return runnable, switches

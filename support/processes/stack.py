@@ -16,7 +16,7 @@ import functools
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -498,9 +498,12 @@ class Stack:
             process.sync()
 
     @operation
-    def settle_logs(self, quiet: float = SETTLE_QUIET, limit: float = SETTLE_LIMIT) -> float:
-        """Wait until every service has been idle (no thread runnable or woken, no byte
-        written) for ``quiet`` seconds, at most ``limit``; then every byte is in their logs. What a
+    def settle_logs(
+        self, quiet: float = SETTLE_QUIET, limit: float = SETTLE_LIMIT, also: Sequence[int] = ()
+    ) -> float:
+        """Wait until every service, and each process of ``also`` (the browser's that
+        close a page's connections), has been idle (no thread runnable or woken, no byte
+        written) for ``quiet`` seconds, at most ``limit``; then every byte is in the logs. What a
         test set off as it ended (its page's disconnect, the callback that follows) is
         written by then, and belongs to that test. The seconds it took."""
         started = time.monotonic()
@@ -511,14 +514,14 @@ class Stack:
                 (*activity(process.pid), size_of(process.log_path))
                 for process in self.processes.values()
                 if process.pid is not None
-            ]
+            ] + [(*activity(pid), 0) for pid in also]
             if sample != last or any(runnable for runnable, _, _ in sample):
                 last, since = sample, now
             elif now - since >= quiet:
                 break  # nothing ran or wrote from ``since`` to this last look
             if now - started >= limit:
                 break
-            time.sleep(quiet / 4)
+            time.sleep(quiet / 2)
         self.sync_logs()
         return time.monotonic() - started
 

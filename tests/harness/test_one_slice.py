@@ -6,7 +6,7 @@ back, a few milliseconds later, as an SSE gateway's disconnect does. For every f
 test, the terminal's tail of each service, JUnit's ``system-out`` tail and the last
 lines of the folder's ``<service>.log`` must be the same lines, the close and its
 callback included; and no slice may hold another test's lines (the previous test's
-close). Three runs, as timing decides what goes wrong.
+close, a passing one's too). Three runs, as timing decides what goes wrong.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def test_after_a_request(page, backend_url):
     requests.get(backend_url + "/first?mark=after-a-request", timeout=5)
     _live(page, "after-a-request")
     assert False, "on purpose"
+
+def test_passes(page):
+    _live(page, "passes")
 
 def test_getfixturevalue(request):
     _live(request.getfixturevalue("page"), "getfixturevalue")
@@ -137,7 +140,7 @@ def _problems(run: int, terminal: dict, junit: dict, folders: dict) -> list[str]
                                 f"  terminal: {shown!r}\n  folder:   {tail!r}")  # fmt: skip
             if junit.get(test, {}).get(service) != tail:
                 problems.append(f"{where}: JUnit's {service} tail is not the folder's")
-            others = [m for m in MARKS.values() if m != mark and f"mark={m}" in whole]
+            others = [m for m in (*MARKS.values(), "passes") if m != mark and f"mark={m}" in whole]
             if others:
                 problems.append(f"{where}: its {service} slice holds lines of {others}")
         for service, line in CLOSED.items():
@@ -167,7 +170,7 @@ def test_the_terminal_junit_and_folder_show_one_slice(
                 *workers, "-p", "no:randomly", "--junitxml", "junit.xml",
                 "-o", "junit_logging=system-out", "--service-logs", "on",
             )  # fmt: skip
-            result.assert_outcomes(failed=len(MARKS))
+            result.assert_outcomes(failed=len(MARKS), passed=1)
             output = pytester.path / "test-results"
             problems += _problems(
                 run,
