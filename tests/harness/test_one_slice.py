@@ -179,3 +179,18 @@ def test_the_terminal_junit_and_folder_show_one_slice(
                 _folders(output),
             )
     assert not problems, "\n".join(problems)
+
+
+def test_without_rerunfailures_the_header_says_the_tails_are_in_the_folder(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=_ini())
+    pytester.makepyfile(
+        test_x="import requests\n\ndef test_a(backend_url):\n"
+        "    requests.get(backend_url + '/no-tails-here', timeout=5)\n    assert False\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:rerunfailures")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["stackwright: pytest-rerunfailures is disabled, so a failed*"])
+    (folder,) = (p for p in (pytester.path / "test-results").iterdir() if "test-a" in p.name)
+    assert "/no-tails-here" in (folder / "backend.log").read_text()
