@@ -73,7 +73,9 @@ def overhead_figures(work: Path) -> list[Figure]:
     # from the checkout, as they do from playwright.ini's own folder.
     ini += "".join(f"{key}_cwd = {ROOT}\n" for key in ("backend", "gateway", "template_db"))
     (harness_dir / "pytest.ini").write_text(ini)
-    (bare_dir / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    (bare_dir / "pytest.ini").write_text(
+        "[pytest]\naddopts = -p no:cacheprovider -p no:stackwright.fixtures.plugin\n"
+    )
     (bare_dir / "conftest.py").write_text(BARE_CONFTEST)
     junit = "-o", "junit_duration_report=total", "--junitxml=report.xml", "-q"
     harness, bare = [], []

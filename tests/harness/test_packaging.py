@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -117,3 +118,45 @@ def test_the_readme_is_short_and_its_links_lead_somewhere() -> None:
     assert "Linux" in readme
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         assert (ROOT / target).exists(), f"the README links to {target}, which is missing"
+
+
+#: What test authors import from ``stackwright``: a name that disappears breaks suites.
+PUBLIC_FACE = {
+    "ConfigError", "DatabaseResetFailed", "ExpectConsoleError", "HarnessConfig",
+    "HarnessError", "KeptUnavailable", "LogSlice", "PagePolicy", "PagePolicyViolation",
+    "PageRecorder", "RunServiceDown", "ServiceDown", "ServiceError", "ServiceSpec", "Stack",
+    "TestEventBuffer", "TestEventTimeout", "__version__",
+}  # fmt: skip
+
+
+def test_the_public_face_keeps_every_name() -> None:
+    import stackwright
+
+    assert set(stackwright.__all__) >= PUBLIC_FACE, PUBLIC_FACE - set(stackwright.__all__)
+    for name in PUBLIC_FACE:
+        assert getattr(stackwright, name) is not None
+    from stackwright.support.browser.events import TestEventBuffer
+
+    assert stackwright.TestEventBuffer is TestEventBuffer
+
+
+def test_a_moved_module_still_imports_and_names_its_new_path() -> None:
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "from stackwright.support.events import TestEventBuffer\n"
+        "import stackwright.support.browser.events as new\n"
+        "assert TestEventBuffer is new.TestEventBuffer\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert (
+        "DeprecationWarning: stackwright.support.events moved to "
+        "stackwright.support.browser.events; the old path goes in the next release: "
+        "from stackwright import TestEventBuffer"
+    ) in run.stderr
+
+
+def test_importing_the_face_does_not_import_the_browser_side() -> None:
+    code = "import sys, stackwright.support.errors; print('playwright' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

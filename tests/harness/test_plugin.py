@@ -456,6 +456,7 @@ def test_no_setting_shadows_an_ini_key_of_pytest_or_its_plugins(
     and so playwright.ini turned the provider (--lf, --ff, --sw) off."""
     from stackwright.support.config import SETTINGS
 
-    theirs = set(pytester.parseconfig()._parser._inidict)  # no harness loaded here
+    without_us = pytester.parseconfig("-p", "no:stackwright.fixtures.plugin")
+    theirs = set(without_us._parser._inidict)
     ours = {setting.ini for setting in SETTINGS if setting.ini}
     assert not ours & theirs

@@ -1,0 +1,118 @@
+"""A team's first hour: the harness installed with pip into a fresh virtualenv, a suite
+configured in a file named ``pytest.ini`` with no ``-p``, a passing and a failing
+browser test. And where the harness is installed but not configured, it stays out of
+the way."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAKE, ROOT
+
+#: What a wheel of the harness is built from.
+SOURCES = ("pyproject.toml", "README.md", "stackwright", "support", "fixtures")
+
+TEAM_INI = """[pytest]
+services = backend frontend
+backend_cmd = {python} app_service.py --port {port}
+backend_ready = http /ready
+backend_env = FAKE_NAME=backend
+frontend_cmd = {python} app_service.py --port {port}
+frontend_ready = http /ready
+frontend_env = FAKE_NAME=frontend
+page_url = {frontend_url}
+"""
+TEAM_TESTS = """
+def test_the_page_loads(page):
+    page.goto("/page")
+    assert page.title() == "fake"
+
+def test_a_wrong_title(page):
+    page.goto("/page")
+    assert page.title() == "something else"
+"""
+
+
+@pytest.fixture(scope="module")
+def team_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the harness pip-installed from a wheel built from this
+    checkout (pip's isolated build, as a team's install does it). Its dependencies come
+    from the dev environment (a path, not a copy): the install itself, its entry points
+    and its files are the wheel's."""
+    work = tmp_path_factory.mktemp("first-hour")
+    source = work / "source"
+    for name in SOURCES:
+        origin = ROOT / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            source.mkdir(exist_ok=True)
+            shutil.copy2(origin, source / name)
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    Path(purelib, "dev-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps",
+         "--disable-pip-version-check", str(source)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    installed = subprocess.run(
+        [str(python), "-c", "import stackwright.fixtures.plugin as p; print(p.__file__)"],
+        capture_output=True, text=True, check=True, cwd=work,
+    ).stdout  # fmt: skip
+    assert installed.startswith(purelib), installed  # the wheel's, not the checkout's
+    return python
+
+
+def _team(tmp_path: Path, ini_name: str, ini: str) -> Path:
+    project = tmp_path / "team"
+    project.mkdir()
+    (project / ini_name).write_text(ini)
+    (project / "test_app.py").write_text(TEAM_TESTS)
+    shutil.copy2(FAKE, project / "app_service.py")
+    return project
+
+
+def _pytest(python: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:randomly", *args],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_suite_in_pytest_ini_without_p_runs_on_the_installed_harness(
+    team_python: Path, tmp_path: Path
+) -> None:
+    """It did not: the harness was not loaded, and every test ended in Playwright's
+    "Executable doesn't exist ... please run playwright install"."""
+    project = _team(tmp_path, "pytest.ini", TEAM_INI)
+    run = _pytest(team_python, project)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "1 failed, 1 passed" in out, out
+    assert "Captured stdout service log: frontend" in out, out
+    assert "main: stack ready in" in out, out
+    folder = project / "test-results" / "test-app-py-test-a-wrong-title-chromium"
+    assert 'GET /page HTTP/1.1" 200' in (folder / "frontend.log").read_text()
+
+
+def test_an_installed_harness_stays_out_of_a_suite_without_services(
+    team_python: Path, tmp_path: Path
+) -> None:
+    project = _team(tmp_path, "pytest.ini", "[pytest]\n")
+    (project / "test_app.py").write_text("def test_plain():\n    assert True\n")
+    run = _pytest(team_python, project)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout and "service stacks" not in run.stdout
+    assert not (project / "test-results").exists()
