@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stackwright import __version__
 from stackwright.support.config import SETTINGS, Setting
 from stackwright.support.errors import ConfigError, HarnessError
 from stackwright.support.results import ResultsError, merge_runs
@@ -51,8 +52,16 @@ def _checked(setting: Setting) -> Callable[[str], str]:
     return check
 
 
+DESCRIPTION = (
+    "The harness's command: merge the result folders of shards into one; keep a suite's "
+    "stacks running between runs (up), and stop them (down). The browser tests run "
+    "with pytest."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="stackwright", description=__doc__)
+    parser = argparse.ArgumentParser(prog="stackwright", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"stackwright {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     merge = commands.add_parser(
         "merge",

@@ -5,6 +5,9 @@ the way."""
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import FAKE, ROOT
+from .test_plugin import _ini
+
+pytest_plugins = ["pytester"]
 
 #: What a wheel of the harness is built from.
 SOURCES = ("pyproject.toml", "README.md", "stackwright", "support", "fixtures")
@@ -116,3 +122,33 @@ def test_an_installed_harness_stays_out_of_a_suite_without_services(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout and "service stacks" not in run.stdout
     assert not (project / "test-results").exists()
+
+
+def test_the_version_is_on_the_command_the_header_and_the_report(
+    pytester: pytest.Pytester,
+) -> None:
+    from importlib.metadata import version
+
+    from stackwright.support.cli import main
+
+    expected = f"stackwright {version('stackwright')}"
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert subprocess.run(
+        [sys.executable, "-m", "stackwright.support.cli", "--version"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip() == expected  # fmt: skip
+    helped = subprocess.run(
+        [sys.executable, "-m", "stackwright.support.cli", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "``" not in helped and "--version" in helped
+    pytester.makefile(".ini", pytest=_ini())
+    pytester.makepyfile(test_x="def test_a(stack):\n    pass\n")
+    result = pytester.runpytest_subprocess("--html", "report.html")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([expected])
+    blob = re.search(r'data-jsonblob="([^"]*)"', (pytester.path / "report.html").read_text())
+    assert blob is not None
+    environment = json.loads(html.unescape(blob.group(1)))["environment"]
+    assert environment["stackwright"] == version("stackwright")

@@ -19,6 +19,7 @@ IMPORT_NAMES = {
     "pytest-playwright": "pytest_playwright",
     "pytest-xdist": "xdist",
     "pytest-html": "pytest_html",
+    "pytest-metadata": "pytest_metadata",
     "pytest-rerunfailures": "pytest_rerunfailures",
     "pytest-split": "pytest_split",
     "junitparser": "junitparser",
