@@ -15,6 +15,7 @@ when given fourth, gets the keys' table::
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from stackwright.support.config.services import SERVICE_KEYS
 from stackwright.support.config.settings import read_ini, service_keys, variables
+from stackwright.support.errors import ConfigError
 
 BEGIN = "<!-- variables: generated from playwright.ini by `make docs` -->"
 END = "<!-- /variables -->"
@@ -74,25 +76,63 @@ def keys_table() -> str:
 _CODE = re.compile(r"\$\{[^}]*\}(?:[:/\w]*)?|\{[^}\s]*\}|<[A-Za-z]+>_?\w*|\b[A-Z_]+=[^\s)]+")
 
 
-def with_table(readme: str, table: str, begin: str = BEGIN, end: str = END) -> str:
-    """``readme`` with the text between the markers replaced by ``table``."""
-    start, stop = readme.index(begin) + len(begin), readme.index(end)
-    return readme[:start] + "\n" + table + "\n" + readme[stop:]
+def with_table(
+    readme: str, table: str, begin: str = BEGIN, end: str = END, *, page: str = "the page"
+) -> str:
+    """``readme`` with the text between the markers replaced by ``table``; ConfigError
+    naming the two marker lines when the page lacks them."""
+    start, stop = readme.find(begin), readme.find(end)
+    if start < 0 or stop < start:
+        raise ConfigError(
+            f"{page} has no place for the table: put these two lines where it goes, "
+            f"each on its own line, then run this again:\n{begin}\n{end}"
+        )
+    return readme[: start + len(begin)] + "\n" + table + "\n" + readme[stop:]
+
+
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m stackwright.support.config.envdoc",
+        description="Write the variable table of a Markdown page (between its variables "
+        "markers) and a complete .env.test.example from an ini's services; with a "
+        "services page, the table of the <name>_* keys too.",
+    )
+    parser.add_argument("--check", action="store_true", help="say which file is out of date")
+    parser.add_argument("ini", type=Path, help="the suite's ini (playwright.ini)")
+    parser.add_argument("page", type=Path, help="a Markdown page with the variables markers")
+    parser.add_argument("example", type=Path, help="the .env.test.example to write")
+    parser.add_argument("services", type=Path, nargs="*", help="pages for the keys' table")
+    return parser.parse_args(list(argv))
+
+
+def _wanted(args: argparse.Namespace) -> dict[Path, str]:
+    def page_text(path: Path) -> str:
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{path}: {exc.strerror}") from None
+
+    wanted = {
+        args.page: with_table(page_text(args.page), readme_table(args.ini), page=str(args.page)),
+        args.example: env_example(args.ini),
+    }
+    for page in args.services:
+        text = page_text(page)
+        wanted[page] = with_table(text, keys_table(), KEYS_BEGIN, KEYS_END, page=str(page))
+    return wanted
 
 
 def main(argv: Sequence[str]) -> int:
-    check = "--check" in argv
-    ini, readme, example, *services = (Path(arg) for arg in argv if arg != "--check")
-    wanted = {
-        readme: with_table(readme.read_text(), readme_table(ini)),
-        example: env_example(ini),
-    }
-    for page in services:
-        wanted[page] = with_table(page.read_text(), keys_table(), KEYS_BEGIN, KEYS_END)
+    args = _arguments(argv)
+    try:
+        wanted = _wanted(args)
+    except ConfigError as exc:
+        print(f"envdoc: error: {exc}", file=sys.stderr)
+        return 2
     stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
-    if check:
+    if args.check:
         for path in stale:
-            print(f"{path} is out of date with {ini}: run `make docs`", file=sys.stderr)
+            print(f"{path} is out of date with {args.ini}: run `make docs`", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.write_text(wanted[path])

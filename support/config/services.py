@@ -7,6 +7,7 @@ frontend``, in start order) and describes each with ``<name>_*`` keys
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 import shutil
@@ -170,6 +171,21 @@ class ServiceSpec:
             for key, value in self.env
         }
 
+    def render_ready(
+        self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
+    ) -> str:
+        """The readiness target: a ``cmd``'s words filled in like the command's
+        (``cmd redis-cli -p {port} ping``); other kinds' as written (a ``log`` regex's
+        braces are the regex's)."""
+        kind, target = self.ready
+        if kind != "cmd":
+            return target
+        values = {"python": self.interpreter, **values}
+        return shlex.join(
+            fill_text(self.name, "ready", self._expand("ready", word, inherited), values)
+            for word in shlex.split(target)
+        )
+
     def _expand(self, what: str, template: str, inherited: Mapping[str, str] | None) -> str:
         """``${VAR}`` from ``inherited``; without it (a check of placeholders only), ''."""
         try:
@@ -269,6 +285,7 @@ def check_spec(
     try:
         spec.render(stand_in, env)
         spec.render_env(stand_in, env)
+        spec.render_ready(stand_in, env)
     except UnknownPlaceholder as exc:
         if exc.name in set(every) - set(stand_in):
             raise ConfigError(
@@ -277,10 +294,23 @@ def check_spec(
                 "start before every worker service, so they can name only run-scoped "
                 "services' URLs (a build: none)"
             ) from None
-        raise ConfigError(f"{exc} (set by {source})") from None
+        raise ConfigError(f"{exc} (set by {_key_of(spec, exc.what, source)})") from None
     except ConfigError as exc:
         raise ConfigError(f"{exc} (set by {source})") from None
     return spec
+
+
+def _key_of(spec: ServiceSpec, what: str, source: str) -> str:
+    """The ini key that holds ``what`` of ``spec`` (its command is set by ``source``):
+    a placeholder typo in an env line is the env key's, not the command's."""
+    key = source.split()[0]
+    if what.startswith("env "):
+        if key.endswith("_build") or key.startswith("template_db"):  # a run step's
+            return f"{key.removesuffix('_cmd')}_env"
+        return f"{spec.name}_env"
+    if what == "ready":
+        return f"{spec.name}_ready"
+    return source
 
 
 def fill_text(service: str, what: str, template: str, values: Mapping[str, str]) -> str:
@@ -315,6 +345,25 @@ def service_names(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     if repeated:
         raise ConfigError(f"services: {', '.join(repeated)} listed more than once")
     return tuple(words)
+
+
+def check_service_keys(keys: Iterable[str], names: Iterable[str], known: Iterable[str]) -> None:
+    """ConfigError for a key that starts with a configured service's name but is none of
+    its keys (``backend_redy``), naming the key it is closest to; ``known`` are the
+    other keys the ini may hold (the harness's settings, pytest's own)."""
+    suffixes = list(SERVICE_SUFFIXES)
+    others = set(known)
+    for key in keys:
+        for name in names:
+            suffix = key.removeprefix(f"{name}_")
+            if suffix == key or key in others or suffix in suffixes:
+                continue
+            close = difflib.get_close_matches(suffix, suffixes, n=1, cutoff=0.6)
+            hint = f"did you mean {name}_{close[0]}? " if close else ""
+            raise ConfigError(
+                f"{key}: the {name} service has no such key; {hint}its keys are "
+                f"{', '.join(f'{name}_{s}' for s in suffixes)} (see docs/services.md)"
+            )
 
 
 def cmd_variable(name: str, configured: str | None = None) -> str:

@@ -9,6 +9,7 @@ names (``variables``).
 from __future__ import annotations
 
 import configparser
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from stackwright.support.config.services import (
     TEMPLATE,
     WORKER_PLACEHOLDERS,
     ServiceSpec,
+    check_service_keys,
     check_spec,
     cmd_variable,
     env_lines,
@@ -59,21 +61,28 @@ def parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+#: The largest values a setting takes: past them a timer or a size overflows the system's.
+MAX_SECONDS = 86_400.0  # a day
+MAX_MEGABYTES = 1_000_000.0  # a terabyte
+
+
 def parse_seconds(name: str, raw: str) -> float:
-    return _positive(name, raw, "seconds")
+    return _positive(name, raw, "seconds", MAX_SECONDS)
 
 
 def parse_megabytes(name: str, raw: str) -> float:
-    return _positive(name, raw, "megabytes")
+    return _positive(name, raw, "megabytes", MAX_MEGABYTES)
 
 
-def _positive(name: str, raw: str, unit: str) -> float:
+def _positive(name: str, raw: str, unit: str, largest: float) -> float:
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(f"{name} must be a positive number of {unit}, got {raw!r}")
+    if not 0 < value <= largest:
+        raise ConfigError(
+            f"{name} must be a positive number of {unit}, at most {largest:g}; got {raw!r}"
+        )
     return value
 
 
@@ -494,6 +503,9 @@ class Sources:
     cli: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     ini: Mapping[str, Any] = field(default_factory=dict)
+    #: The ini's keys nothing registered (pytest's own account); None: every key of
+    #: ``ini`` not among the harness's settings.
+    unknown_keys: tuple[str, ...] | None = None
 
     def pick(self, setting: Setting) -> Any:
         """The first value found: CLI, then environment, then ini, then default."""
@@ -546,6 +558,9 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     """Resolve every setting once; raise ConfigError naming the setting to fix."""
     check_removed_modes(sources.env)
     names = service_names(sources.ini_value("services"))
+    settings = {"services", "stream_logs", *LINELIST_KEYS, *(s.ini for s in SETTINGS if s.ini)}
+    unknown = sources.unknown_keys
+    check_service_keys(sources.ini if unknown is None else unknown, names, settings)
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
     values["stream_logs"] = _stream_logs(sources, names)
     values["dev_services"] = _dev_services(sources, names, values["dev_services"])
@@ -750,6 +765,25 @@ def read_ini(path: Path) -> dict[str, Any]:
     for key in lists & ini.keys():
         ini[key] = [line.strip() for line in ini[key].splitlines() if line.strip()]
     return ini
+
+
+def ini_keys(path: Path | None) -> list[str]:
+    """The keys of pytest's section in the configuration file pytest read (``[pytest]``,
+    setup.cfg's ``[tool:pytest]``, pyproject's ``[tool.pytest.ini_options]``); none when
+    there is no file, or pytest read it and it cannot be read here again."""
+    if path is None:
+        return []
+    try:
+        if path.suffix == ".toml":
+            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+            section = tool.get("pytest", {})
+            return list(section.get("ini_options", section))
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path, encoding="utf-8")
+    except (OSError, ValueError, configparser.Error):
+        return []
+    name = "tool:pytest" if path.name == "setup.cfg" else "pytest"
+    return list(parser[name]) if parser.has_section(name) else []
 
 
 def service_keys(ini: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -284,8 +284,8 @@ class Stack:
         self._wait_ready(probes, ports, deadline)
 
     def _probe(self, spec: ServiceSpec, port: int, process: ServiceProcess) -> Probe:
-        kind, target = spec.ready
-        check = kind_of(kind).checker(self._where(spec.name, process), target)
+        target = spec.render_ready(self._placeholders(port), self.base_env)
+        check = kind_of(spec.ready[0]).checker(self._where(spec.name, process), target)
         return Probe(check, clock=self.clock)
 
     def _where(self, name: str, process: ServiceProcess | None = None) -> Where:
@@ -476,8 +476,9 @@ class Stack:
 
     def _unanswered(self, name: str, timeout: float) -> tuple[str | None, str]:
         """Why a running service does not answer as its readiness says it should."""
-        kind, target = self.config.service(name).ready
-        return kind_of(kind).still_answers(self._where(name), target, timeout)
+        spec = self.config.service(name)
+        target = spec.render_ready(self._placeholders(self.ports_in_use[name]), self.base_env)
+        return kind_of(spec.ready[0]).still_answers(self._where(name), target, timeout)
 
     def _down(self, name: str, **fields: object) -> ServiceDown:
         hint = (

@@ -42,6 +42,13 @@ def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert "runs_on" in done.stdout + done.stderr
 
 
+def test_the_fast_tests_run_in_the_workflow_too() -> None:
+    """Only the browser shards ran there; the harness's own tests ran only in .ci/run."""
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    runs = [step.get("run", "") for job in jobs.values() for step in job["steps"]]
+    assert "make test-fast" in runs
+
+
 def test_every_shard_is_run_uploaded_and_merged() -> None:
     jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
     shards = jobs["shard"]["strategy"]["matrix"]["shard"]

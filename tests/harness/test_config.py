@@ -97,9 +97,21 @@ def test_the_log_cap_is_in_megabytes() -> None:
     assert resolve({}, {"PLAYWRIGHT_SERVICE_LOG_CAP_MB": "2.5"}).log_cap_mb == 2.5
     with pytest.raises(
         ConfigError,
-        match="PLAYWRIGHT_SERVICE_LOG_CAP_MB must be a positive number of megabytes, got 'abc'",
+        match="PLAYWRIGHT_SERVICE_LOG_CAP_MB must be a positive number of megabytes, at most "
+        "1e\\+06; got 'abc'",
     ):
         resolve({}, {"PLAYWRIGHT_SERVICE_LOG_CAP_MB": "abc"})
+
+
+@pytest.mark.parametrize("raw", ["1e308", "inf", "nan", "0", "-5", "86401"])
+def test_a_timeout_past_what_a_timer_takes_is_refused(raw: str) -> None:
+    """service_timeout = 1e308 was accepted; every test then errored with OverflowError."""
+    with pytest.raises(ConfigError, match=f"service_timeout \\(ini\\) must be a positive "
+                       f"number of seconds, at most 86400; got '{raw}'"):  # fmt: skip
+        resolve(service_timeout=raw)
+    with pytest.raises(ConfigError, match="backend_timeout"):
+        resolve(backend_timeout=raw)
+    assert resolve(service_timeout="86400").service_timeout == 86400
 
 
 def test_empty_environment_value_falls_through_to_ini() -> None:
@@ -289,6 +301,28 @@ def test_the_docs_table_and_the_env_example_follow_playwright_ini(tmp_path: Path
     assert envdoc.main(["--check", str(ini), str(readme), str(example)]) == 0
 
 
+def test_envdoc_names_the_markers_a_page_lacks_and_has_help(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It crashed with a raw ValueError on a page without markers, and on --help."""
+    page, example = tmp_path / "vars.md", tmp_path / ".env.test.example"
+    page.write_text("# Our variables\n")
+    ini = str(ROOT / "playwright.ini")
+    assert envdoc.main([ini, str(page), str(example)]) == 2
+    error = capsys.readouterr().err
+    assert f"{page} has no place for the table: put these two lines" in error
+    assert f"{envdoc.BEGIN}\n{envdoc.END}" in error and not example.exists()
+    page.write_text(f"# Our variables\n{envdoc.BEGIN}\n{envdoc.END}\n")
+    assert envdoc.main([ini, str(page), str(example)]) == 0
+    assert "BACKEND_CMD" in page.read_text()
+    assert envdoc.main([ini, str(tmp_path / "missing.md"), str(example)]) == 2
+    assert "missing.md: No such file or directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        envdoc.main(["--help"])
+    assert done.value.code == 0
+    assert "usage: python -m stackwright.support.config.envdoc" in capsys.readouterr().out
+
+
 def test_inherited_variables_expand_in_env_and_command() -> None:
     spec = ServiceSpec(
         "backend",
@@ -395,6 +429,10 @@ def test_every_setting_has_samples() -> None:
 def test_readiness_kinds_come_from_one_registry(ready: str, says: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         resolve(backend_ready=ready)
+    with pytest.raises(ConfigError, match=r"\{prot\}.*\(set by backend_ready\)"):
+        resolve(backend_ready="cmd pg_isready -p {prot}")
+    with pytest.raises(ConfigError, match=r"env X uses .*\{prot\}.*\(set by backend_env\)"):
+        resolve(backend_env="X=http://{host}:{prot}")
     assert resolve(backend_ready="cmd pg_isready -p 5432").service("backend").ready == (
         "cmd",
         "pg_isready -p 5432",

@@ -275,7 +275,25 @@ def test_slow_tests_are_deselected_unless_asked(
     )
     for key, value in env.items():
         project._monkeypatch.setenv(key, value)  # type: ignore[attr-defined]
-    project.runpytest_subprocess(*args).assert_outcomes(**outcome)
+    result = project.runpytest_subprocess(*args)
+    result.assert_outcomes(**outcome)
+    said = (
+        "stackwright: 1 test marked slow deselected; INCLUDE_SLOW_TESTS=true (or -m slow) runs them"
+    )
+    assert (said in result.stdout.lines) == (not args and not env)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["n0", "n2"])
+def test_deselected_slow_tests_are_named_under_xdist_too(
+    project: pytest.Pytester, workers: list[str]
+) -> None:
+    """They were deselected without a word: 31 tests under make test, 23 under make e2e."""
+    slow = "import pytest\n@pytest.mark.slow\ndef test_long_{}(): pass\n"
+    project.makepyfile(test_a=slow.format("a") + "def test_short(): pass\n")
+    project.makepyfile(test_b=slow.format("b"))
+    result = project.runpytest_subprocess(*workers)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["stackwright: 2 tests marked slow deselected; *"])
 
 
 def test_help_lists_the_options_in_one_group(project: pytest.Pytester) -> None:

@@ -172,8 +172,12 @@ def test_a_run_scoped_service_cannot_name_a_worker_services_url(
         (("consumer_ready = log ^consumer", "consumer_ready = log (unclosed"), "*not a regular*"),
         (("s3_scope = run", "s3_scope = session"), "*s3_scope = 'session': use worker or run*"),
         (("consumer_ready = log", "consumer_ready = poll"), "*'http PATH', 'tcp', 'log REGEX'*"),
+        (
+            ("consumer_ready = log", "consumer_redy = log"),
+            "*consumer_redy: the consumer service has no such key; did you mean consumer_ready?*",
+        ),
     ],
-    ids=["no-services", "repeated", "bad-regex", "bad-scope", "bad-readiness"],
+    ids=["no-services", "repeated", "bad-regex", "bad-scope", "bad-readiness", "misspelled"],
 )
 def test_a_bad_service_list_is_a_usage_error(
     pytester: pytest.Pytester, change: tuple[str, str], message: str

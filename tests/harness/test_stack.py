@@ -317,6 +317,21 @@ def test_cmd_readiness_waits_for_a_command_that_exits_0(
         assert stack.health(ask=True) is None  # asked again: the command still exits 0
 
 
+def test_a_readiness_command_gets_its_placeholders_filled(
+    make_config: MakeConfig, facts: RunFacts
+) -> None:
+    """``{port}`` in a readiness command was passed on as written: the command failed
+    until the start timed out."""
+    check = (
+        '{python} -c "import socket, sys; '
+        "socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)\" {port}"
+    )
+    backend = replace(fake_spec("backend", timeout=5), ready=("cmd", check))
+    with Stack(make_config(backend=backend), facts, worker="gw0") as stack:
+        assert "backend" in stack.report.services
+        assert stack.health(ask=True) is None
+
+
 def test_cmd_readiness_that_never_passes_names_the_command_and_its_exit(
     make_config: MakeConfig,
     facts: RunFacts,
