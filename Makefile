@@ -59,7 +59,7 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json $(FRONTEND)/p
 
 E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) --output $(RESULTS) \
 	--html $(RESULTS)/report.html --junitxml $(RESULTS)/junit.xml \
-	--screenshot only-on-failure $(SPLIT_ARGS) $(PYTEST_ARGS)
+	--screenshot only-on-failure --tracing retain-on-failure $(SPLIT_ARGS) $(PYTEST_ARGS)
 FAST := $(PY) -m pytest tests $(PYTEST_ARGS)
 
 e2e: setup

@@ -100,6 +100,30 @@ def overhead_figures(work: Path) -> list[Figure]:
     ]
 
 
+def trace_figures(work: Path) -> list[Figure]:
+    """What ``make e2e``'s ``--tracing retain-on-failure`` (a failed test's trace in its
+    folder and report entry) costs each test: the trivial tests with and without it,
+    alternated. Needs ``overhead_figures`` first (it writes the project)."""
+    harness_dir = work / "overhead-harness"
+    junit = "-o", "junit_duration_report=total", "--junitxml=report.xml", "-q"
+    traced, plain = [], []
+    for _ in range(2):
+        _run_pytest([*junit, "--tracing", "retain-on-failure"], harness_dir)
+        traced += _per_test_seconds(harness_dir / "report.xml")
+        _run_pytest([*junit], harness_dir)
+        plain += _per_test_seconds(harness_dir / "report.xml")
+    return [
+        Figure(
+            "per test",
+            "a failed test's trace kept (--tracing retain-on-failure), cost per test",
+            (median(traced) - median(plain)) * 1000,
+            "ms",
+            None,
+            note=f"traced {median(traced) * 1000:.0f} ms vs {median(plain) * 1000:.0f} ms",
+        )
+    ]
+
+
 #: Browser tests of the reference suite whose pages hold an SSE stream: each one's end
 #: sets off the gateway's disconnect and its callback to the backend.
 SSE_TESTS = ("e2e/test_sse.py", "e2e/test_ai_part_creation.py")
@@ -197,4 +221,9 @@ def suite_figures() -> list[Figure]:
 
 
 def run(work: Path) -> list[Figure]:
-    return [*overhead_figures(work), *settle_figures(work), *suite_figures()]
+    return [
+        *overhead_figures(work),
+        *trace_figures(work),
+        *settle_figures(work),
+        *suite_figures(),
+    ]

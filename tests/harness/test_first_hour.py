@@ -152,3 +152,18 @@ def test_the_version_is_on_the_command_the_header_and_the_report(
     assert blob is not None
     environment = json.loads(html.unescape(blob.group(1)))["environment"]
     assert environment["stackwright"] == version("stackwright")
+
+
+def test_make_e2e_keeps_a_failed_tests_trace_and_screenshot(pytester: pytest.Pytester) -> None:
+    """The README promised a trace; plain make e2e wrote none."""
+    makefile = (ROOT / "Makefile").read_text()
+    flags = re.findall(r"--(?:tracing|screenshot) \S+", makefile.split("E2E :=", 1)[1])
+    assert "--tracing retain-on-failure" in flags, flags
+    pytester.makefile(".ini", pytest=_ini() + "page_url = {frontend_url}\n")
+    pytester.makepyfile(test_x="def test_a(page):\n    page.goto('/page')\n    assert False\n")
+    args = [word for flag in flags for word in flag.split()]
+    result = pytester.runpytest_subprocess(*args, "--html", "test-results/report.html")
+    result.assert_outcomes(failed=1)
+    folder = pytester.path / "test-results" / "test-x-py-test-a-chromium"
+    assert (folder / "trace.zip").is_file() and list(folder.glob("test-failed-*.png"))
+    assert "show-trace" in (pytester.path / "test-results" / "report.html").read_text()

@@ -161,3 +161,17 @@ def test_importing_the_face_does_not_import_the_browser_side() -> None:
     code = "import sys, stackwright.support.errors; print('playwright' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+def test_the_readmes_code_imports_only_what_the_install_brings() -> None:
+    """Its first test imported requests, which the harness's install does not bring."""
+    readme = (ROOT / "README.md").read_text()
+    brought = set(IMPORT_NAMES.values()) | set(sys.stdlib_module_names) | {"stackwright"}
+    for block in re.findall(r"^```python\n(.*?)^```", readme, re.M | re.S):
+        for node in ast.walk(ast.parse(block)):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )  # fmt: skip
+            for name in names:
+                assert name.split(".")[0] in brought, f"README imports {name}"
