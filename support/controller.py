@@ -229,7 +229,7 @@ class Controller:
         try:
             assert self.steps is not None
             values = run_values(self.config, facts)
-            self.start_lines.append(self.steps.run(step, values, side=side, missed=missed))
+            self._finished(self.steps.run(step, values, side=side, missed=missed))
         except HarnessError as exc:
             self.start_lines.append(f"{step.what}: failed; every stack that needs it fails")
             publish_template_failure(self.config, str(exc))
@@ -238,7 +238,14 @@ class Controller:
 
     def _run_step(self, step: RunStep, facts: RunFacts) -> None:
         assert self.steps is not None
-        self.start_lines.append(self.steps.run(step, run_values(self.config, facts)))
+        self._finished(self.steps.run(step, run_values(self.config, facts)))
+
+    def _finished(self, line: str) -> None:
+        """A run step's line: said at once (a long build or seed says when it ended), and
+        kept for the end-of-run summary."""
+        self.start_lines.append(line)
+        if self.say is not None:
+            self.say(line)
 
     def _start_run_services(self, facts: RunFacts) -> dict[str, str]:
         config = self.config

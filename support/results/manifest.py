@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from stackwright.support.errors import ResultsError
+from stackwright.support.errors import OutputFolderError, ResultsError
 
 RESULTS_FILE = "results.json"
 FORMAT = 1
@@ -69,8 +69,15 @@ def write_results(
         "tests": [asdict(test) for test in tests],
     }
     partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        partial.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:  # whole or not at all
+        partial.unlink(missing_ok=True)
+        raise OutputFolderError(
+            f"{path} could not be written ({exc.strerror or exc}); this run's folder cannot "
+            "be merged with stackwright merge. Free space there, or point --output elsewhere"
+        ) from None
 
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")

@@ -144,6 +144,8 @@ class StepCache:
         self.mode = mode
         self._opened = False
         self._opening = threading.Lock()
+        #: Whether this run emptied the cache (mode clear): a miss then says so.
+        self._cleared = False
 
     @property
     def enabled(self) -> bool:
@@ -169,6 +171,7 @@ class StepCache:
                 for child in self.folder.iterdir():
                     if child.name != TAG and not child.name.endswith(".lock"):
                         remove_path(child)
+            self._cleared = True
         (self.folder / "tmp").mkdir(parents=True, exist_ok=True)
         tag = self.folder / TAG
         if not tag.exists():
@@ -228,6 +231,8 @@ class StepCache:
         self.prune(keep=entry)
 
     def _why_missed(self, step: str, key: Key) -> str:
+        if self._cleared:
+            return "the cache was cleared (cache = clear)"
         try:
             last = json.loads((self.folder / step / LAST).read_text())
         except (OSError, ValueError):

@@ -13,6 +13,7 @@ that looks whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ from stackwright.support.errors import ConfigError
 from stackwright.support.processes import parent_death as pdeath
 from stackwright.support.processes.groups import kill_group
 from stackwright.support.steps.cache import Key, StepCache, file_lock, input_files, remove_path
+from stackwright.support.text import shorten
 
 
 def step_key(
@@ -130,14 +132,19 @@ class StepRunner:
             return f"not cached: set {step.inputs_key} to cache it"
         target = self.services_dir / step.target
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.cache.open()
         key = step_key(step, self.root, self.env, values)
-        with file_lock(_lock_of(target)), self.cache.claim(step.name, key):
-            missed = self.cache.fetch(step.name, key, target)
-            if missed is not None:
-                return missed
-            remove_path(side)
-            missed = self.cache.fetch(_side_name(step), key, side)
+        with contextlib.ExitStack() as held:
+            held.enter_context(file_lock(_lock_of(target)))  # as run() takes them: first
+            try:
+                self.cache.open()
+                held.enter_context(self.cache.claim(step.name, key))
+                missed = self.cache.fetch(step.name, key, target)
+                if missed is not None:
+                    return missed
+                remove_path(side)
+                missed = self.cache.fetch(_side_name(step), key, side)
+            except OSError as exc:
+                missed = self._unusable(exc)
             if missed is None:
                 return None
             remove_path(target)
@@ -152,21 +159,41 @@ class StepRunner:
         side: Path | None = None,
         missed: str | None = None,
     ) -> tuple[str, str]:
-        """(what happened, why): taken from the cache, or built and stored."""
-        self.cache.open()
+        """(what happened, why): taken from the cache, or built and stored. A cache that
+        cannot be opened, locked, read or written is only not used: the step is built,
+        and ``why`` says what was wrong with it."""
         key = step_key(step, self.root, self.env, values)
-        with self.cache.claim(step.name, key):
+        with contextlib.ExitStack() as held:
+            try:
+                self.cache.open()
+                held.enter_context(self.cache.claim(step.name, key))
+            except OSError as exc:
+                why = f"not cached: {self._unusable(exc)}"
+                self._build(step, target, values, why)
+                return "built", why
             if side is None:
-                missed = self.cache.fetch(step.name, key, target)
+                try:
+                    missed = self.cache.fetch(step.name, key, target)
+                except OSError as exc:
+                    missed = self._unusable(exc)
                 if missed is None:
                     return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
             self._build(step, target, values, f"cache miss: {missed}")
             if step_key(step, self.root, self.env, values).digest != key.digest:
                 return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
-            self.cache.store(step.name, key, target)
-            if side is not None:
-                self.cache.store(_side_name(step), key, side)
+            try:
+                self.cache.store(step.name, key, target)
+                if side is not None:
+                    self.cache.store(_side_name(step), key, side)
+            except OSError as exc:
+                return "built", f"cache miss: {missed}; not stored: {self._unusable(exc)}"
             return "built", f"cache miss: {missed}"
+
+    def _unusable(self, exc: OSError) -> str:
+        """Why the cache could not be used, in a few words: the run goes on without it."""
+        where = exc.filename or self.cache.folder
+        what = exc.strerror or shorten(str(exc), 200)  # shutil.Error lists every file
+        return f"the cache cannot be used ({what}: {where})"
 
     def _build(self, step: RunStep, target: Path, values: Mapping[str, str], why: str) -> None:
         if self.on_start is not None:

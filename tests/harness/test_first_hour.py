@@ -167,3 +167,39 @@ def test_make_e2e_keeps_a_failed_tests_trace_and_screenshot(pytester: pytest.Pyt
     folder = pytester.path / "test-results" / "test-x-py-test-a-chromium"
     assert (folder / "trace.zip").is_file() and list(folder.glob("test-failed-*.png"))
     assert "show-trace" in (pytester.path / "test-results" / "report.html").read_text()
+
+
+BROKEN_OUTPUT = """
+import pathlib, requests
+
+def test_breaks_the_output_folder(backend_url):
+    output = pathlib.Path("test-results")
+    (output / "results.json").mkdir()  # where the run's manifest goes
+    (output / "test-x-py-test-breaks-the-output-folder").write_text("not a folder")
+    requests.get(backend_url + "/from-the-test", timeout=5)
+    assert False, "on purpose"
+"""
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line_each(
+    pytester: pytest.Pytester,
+) -> None:
+    """A full output folder: bare errors, then a 60-line OSError from results.json and no
+    summary. (Made here by paths taken where the harness writes: root ignores modes.)"""
+    pytester.makefile(".ini", pytest=_ini())
+    pytester.makepyfile(test_x=BROKEN_OUTPUT)
+    result = pytester.runpytest_subprocess("--service-logs", "on")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    result.stdout.fnmatch_lines(
+        [
+            "*Captured stdout service log: backend*",
+            "*this test's files could not be written to *test-x-py-test-breaks-the-output-"
+            "folder: File exists; the tails above are what its logs held",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["run: *results.json could not be written (Is a directory); *stackwright merge*"]
+    )
+    result.stdout.fnmatch_lines(["*1 failed in *"])

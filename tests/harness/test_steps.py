@@ -200,6 +200,38 @@ def test_cancel_stops_a_running_build_and_leaves_nothing(tmp_path: Path) -> None
     assert not list(config.services_dir.glob("builds/.*.building"))
 
 
+def test_a_cache_that_cannot_be_locked_or_opened_is_only_not_used(tmp_path: Path) -> None:
+    """A read-only or full cache folder was an INTERNALERROR, though the build itself
+    worked. (Made here by a file where the cache needs a folder: root ignores modes.)"""
+    config = _config(tmp_path)
+    _run(config)
+    locks = config.cache_path / "locks"
+    shutil.rmtree(locks)
+    locks.write_text("not a folder")
+    line = _run(config)
+    assert "built in" in line and "(not cached: the cache cannot be used (" in line
+    assert str(locks) in line and _served(config) == "hello"
+    locks.unlink()
+    shutil.rmtree(config.cache_path / "tmp")
+    (config.cache_path / "tmp").write_text("not a folder")
+    assert "not cached: the cache cannot be used (File exists" in _run(config)
+    assert _builds(tmp_path) == 3
+
+
+def test_a_cache_that_cannot_be_written_keeps_the_build_and_says_so(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    config.cache_path.mkdir()
+    (config.cache_path / TAG).write_text(TAG_TEXT)
+    runner_cache = StepCache(config.cache_path, max_bytes=bytes_of(100))
+    runner_cache.open()  # as a run opens it; then its temporary folder goes away
+    shutil.rmtree(config.cache_path / "tmp")
+    (config.cache_path / "tmp").write_text("not a folder")
+    runner = StepRunner(config.services_dir, Path(config.root), os.environ, runner_cache)
+    line = runner.run(config.build_steps[0], run_values(config, RunFacts()))
+    assert "cache miss: no cached entry yet; not stored: the cache cannot be used (" in line
+    assert _served(config) == "hello" and not _entries(config)
+
+
 def test_cache_off_neither_reads_nor_writes(tmp_path: Path) -> None:
     config = _config(tmp_path)
     assert "cache off" in _run(config, "off") and "cache off" in _run(config, "off")
@@ -209,7 +241,7 @@ def test_cache_off_neither_reads_nor_writes(tmp_path: Path) -> None:
 def test_cache_clear_empties_the_cache_first(tmp_path: Path) -> None:
     config = _config(tmp_path)
     _run(config)
-    assert "cache miss: no cached entry yet" in _run(config, "clear")
+    assert "cache miss: the cache was cleared (cache = clear)" in _run(config, "clear")
     assert _builds(tmp_path) == 2 and "from the cache" in _run(config)
 
 
@@ -436,6 +468,13 @@ def test_a_build_says_when_it_starts_and_why(pytester: pytest.Pytester) -> None:
         header = next(i for i, line in enumerate(lines) if "test session starts" in line)
         first_result = next(i for i, line in enumerate(lines) if "[100%]" in line)
         assert header < lines.index(announced) < first_result
+        # and when it ended, at once (not only in the end-of-run summary)
+        done = [
+            i
+            for i, line in enumerate(lines)
+            if line.startswith("stackwright: the web build: built in ")
+        ]
+        assert done and lines.index(announced) < done[0] < first_result, cold.stdout.str()
     (pytester.path / "src.txt").write_text("changed")
     changed = pytester.runpytest_subprocess("-n", "2")
     changed.stdout.fnmatch_lines(["stackwright: the web build: building (cache miss: *src.txt*)"])
