@@ -227,6 +227,8 @@ class DatabaseResetFailed(HarnessError):
     url: str
     status: int | None
     answer: str
+    #: The configuration file, as the hint names it.
+    ini: str = "playwright.ini"
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -235,7 +237,7 @@ class DatabaseResetFailed(HarnessError):
         got = f"answered {self.status}" if self.status is not None else "got no answer"
         return (
             f"fresh_db: {self.method} {self.url} {got}: {self.answer}\n"
-            "Try: check db_reset in playwright.ini; the service must offer that request "
+            f"Try: check db_reset in {self.ini}; the service must offer that request "
             "(say, only in its test mode)."
         )
 
@@ -256,6 +258,8 @@ class StepFailed(HarnessError):
     placeholder: str = "db"
     command_key: str = "template_db_cmd"
     timeout_key: str = "template_db_timeout"
+    #: The configuration file, as the hint names it.
+    ini: str = "playwright.ini"
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -267,7 +271,7 @@ class StepFailed(HarnessError):
             what = f"building {self.what} did not finish within {self.timeout:g} s; it was stopped."
             hint = (
                 "run the command above by hand to see where it waits, or raise "
-                f"{self.timeout_key} in playwright.ini."
+                f"{self.timeout_key} in {self.ini}."
             )
         elif self.missing is not None:
             what = (
@@ -279,7 +283,7 @@ class StepFailed(HarnessError):
             )
         else:
             what = f"building {self.what} failed with exit code {self.exit_code}."
-            hint = f"run the command above by hand, or fix {self.command_key} in playwright.ini."
+            hint = f"run the command above by hand, or fix {self.command_key} in {self.ini}."
         return (
             f"{what}\nCommand: {' '.join(self.command)}\n"
             f"Output (last lines):\n{tail or '    (none)'}\nTry: {hint}"

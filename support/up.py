@@ -72,7 +72,8 @@ def load_config(
     root = ini.resolve().parent
     env = run_environment(root, environ)
     output = str(kept_folder(root) / UP_OUTPUT)
-    return resolve_config(Sources(root, output, dict(cli or {}), env, read_ini(ini))), env
+    sources = Sources(root, output, dict(cli or {}), env, read_ini(ini), ini_name=ini.name)
+    return resolve_config(sources), env
 
 
 class Up:

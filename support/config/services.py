@@ -326,12 +326,14 @@ def fill_text(service: str, what: str, template: str, values: Mapping[str, str])
 # -- reading a service from its ini keys ---------------------------------------------------
 
 
-def service_names(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+def service_names(
+    raw: str | Iterable[str] | None, *, ini_name: str = "playwright.ini"
+) -> tuple[str, ...]:
     """The ``services`` list, in start order; ConfigError when missing or malformed."""
     words = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw or ())
     if not words:
         raise ConfigError(
-            "no services are configured: list them in playwright.ini in start order, "
+            f"no services are configured: list them in {ini_name} in start order, "
             "e.g. 'services = backend gateway frontend', and describe each with "
             "<name>_cmd, <name>_ready, ... (see docs/adopting.md)"
         )

@@ -345,6 +345,8 @@ class HarnessConfig:
     include_slow: bool = False
     chromium_executable: str | None = None
     connect_ws_endpoint: str | None = None
+    #: The configuration file as messages name it (``pytest -c`` may name another).
+    ini_name: str = "playwright.ini"
     log_cap_mb: float = 5.0
     template_cmd: str | None = None
     template_cwd: str = "."
@@ -397,12 +399,15 @@ class HarnessConfig:
         spec = self.template
         if spec is None:
             return None
-        return RunStep(spec, "db", "the template database", "template.sqlite", self.template_inputs)
+        return RunStep(
+            spec, "db", "the template database", "template.sqlite", self.template_inputs,
+            ini=self.ini_name,
+        )  # fmt: skip
 
     @property
     def build_steps(self) -> tuple[RunStep, ...]:
         """Each service's build, in start order."""
-        return tuple(_build_step(spec) for spec in self.services if spec.build)
+        return tuple(_build_step(spec, self.ini_name) for spec in self.services if spec.build)
 
     @property
     def data_root(self) -> Path:
@@ -464,7 +469,7 @@ class HarnessConfig:
         )
 
 
-def _build_step(spec: ServiceSpec) -> RunStep:
+def _build_step(spec: ServiceSpec, ini: str) -> RunStep:
     """A service's build as a run step: in its cwd, on its interpreter, writing ``{build}``."""
     prefix = f"{spec.name}_dev_build" if spec.dev else f"{spec.name}_build"
     command = ServiceSpec(
@@ -487,6 +492,7 @@ def _build_step(spec: ServiceSpec) -> RunStep:
         cwd_key=f"{spec.name}_cwd",
         timeout_key=f"{spec.name}_build_timeout",
         inputs_key=f"{spec.name}_build_inputs",
+        ini=ini,
     )
 
 
@@ -506,6 +512,8 @@ class Sources:
     #: The ini's keys nothing registered (pytest's own account); None: every key of
     #: ``ini`` not among the harness's settings.
     unknown_keys: tuple[str, ...] | None = None
+    #: The configuration file as messages name it.
+    ini_name: str = "playwright.ini"
 
     def pick(self, setting: Setting) -> Any:
         """The first value found: CLI, then environment, then ini, then default."""
@@ -549,7 +557,7 @@ def check_removed_modes(env: Mapping[str, str]) -> None:
             "PLAYWRIGHT_MANAGED_SERVICES=false is no longer supported: external services "
             "are not supported; every worker starts its own services. Remove "
             "PLAYWRIGHT_MANAGED_SERVICES from your environment and .env.test (and point the "
-            "harness at other services with <service>_cmd in playwright.ini, or the "
+            "harness at other services with <service>_cmd in the ini, or the "
             "variable that replaces a service's command, instead)."
         )
 
@@ -557,7 +565,7 @@ def check_removed_modes(env: Mapping[str, str]) -> None:
 def resolve_config(sources: Sources) -> HarnessConfig:
     """Resolve every setting once; raise ConfigError naming the setting to fix."""
     check_removed_modes(sources.env)
-    names = service_names(sources.ini_value("services"))
+    names = service_names(sources.ini_value("services"), ini_name=sources.ini_name)
     settings = {"services", "stream_logs", *LINELIST_KEYS, *(s.ini for s in SETTINGS if s.ini)}
     unknown = sources.unknown_keys
     check_service_keys(sources.ini if unknown is None else unknown, names, settings)
@@ -581,6 +589,7 @@ def resolve_config(sources: Sources) -> HarnessConfig:
         root=str(sources.root),
         output_dir=str(Path(sources.root, sources.output_dir)),
         services=services,
+        ini_name=sources.ini_name,
         **values,
     )
     if config.template is not None:
@@ -619,7 +628,7 @@ def _dev_services(sources: Sources, names: tuple[str, ...], raw: str | None) -> 
     if missing:
         raise ConfigError(
             f"dev_services names {', '.join(missing)}, which has no dev command: set "
-            f"{missing[0]}_dev_cmd in playwright.ini, or leave it out of "
+            f"{missing[0]}_dev_cmd in {sources.ini_name}, or leave it out of "
             "dev_services (PLAYWRIGHT_DEV_SERVICES)"
         )
     return chosen
@@ -637,9 +646,9 @@ def _command_source(sources: Sources, name: str, dev: bool) -> tuple[str | None,
         return command, variable
     alternative = parse_alt_command(name, _ini(sources, name, "alt_cmd"))
     if alternative is not None and sources.env_value(alternative[0]) is not None:
-        return alternative[1], f"{alternative[0]} ({name}_alt_cmd in playwright.ini)"
+        return alternative[1], f"{alternative[0]} ({name}_alt_cmd in {sources.ini_name})"
     suffix = "dev_cmd" if dev else "cmd"
-    return _ini(sources, name, suffix), f"{name}_{suffix} in playwright.ini"
+    return _ini(sources, name, suffix), f"{name}_{suffix} in {sources.ini_name}"
 
 
 def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[ServiceSpec, str]:
@@ -648,12 +657,12 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
     command, source = _command_source(sources, name, dev)
     if not command:
         raise ConfigError(
-            f"no command for the {name} service: set {name}_cmd in playwright.ini "
+            f"no command for the {name} service: set {name}_cmd in {sources.ini_name} "
             f"or {cmd_variable(name, _ini(sources, name, 'cmd_env'))} in the environment"
         )
     # Preload modules and the build belong to the ini's command: another command
     # (from a variable) gets neither.
-    ini_command = source.endswith("_cmd in playwright.ini")
+    ini_command = source.endswith(f"_cmd in {sources.ini_name}")
     preload = words(_ini(sources, name, "preload")) if ini_command else ()
     build = _ini(sources, name, "dev_build" if dev else "build") if ini_command else None
     env = env_lines(name, _ini(sources, name, "env") or ())

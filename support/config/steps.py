@@ -32,6 +32,8 @@ class RunStep:
     cwd_key: str = "template_db_cwd"
     timeout_key: str = "template_db_timeout"
     inputs_key: str = "template_db_inputs"
+    #: The configuration file, as hints name it.
+    ini: str = "playwright.ini"
 
     def failed(
         self, command: list[str], code: int | None, output: str, **facts: object
@@ -44,6 +46,7 @@ class RunStep:
             placeholder=self.placeholder,
             command_key=self.command_key,
             timeout_key=self.timeout_key,
+            ini=self.ini,
             **facts,  # type: ignore[arg-type]
         )
 

@@ -82,7 +82,7 @@ def reset_database(
     SQLite's backup API, which takes the database's locks like any writer.
     """
     if config.db_reset:
-        return _reset_request(config.db_reset, values)
+        return _reset_request(config.db_reset, values, config.ini_name)
     if config.template_cmd and config.template_path.exists():
         source, target = sqlite3.connect(config.template_path), sqlite3.connect(db_path)
         try:
@@ -92,13 +92,13 @@ def reset_database(
             target.close()
         return {"status": "restored", "template": str(config.template_path)}
     raise ConfigError(
-        "fresh_db has nothing to restore from: set db_reset in playwright.ini (the request "
+        f"fresh_db has nothing to restore from: set db_reset in {config.ini_name} (the request "
         "that restores the seeded data, e.g. 'db_reset = POST {backend_url}/testing/reset'), "
         "or template_db_cmd to build a SQLite template that is copied back"
     )
 
 
-def _reset_request(template: str, values: Mapping[str, str]) -> dict[str, Any]:
+def _reset_request(template: str, values: Mapping[str, str], ini: str) -> dict[str, Any]:
     method, _, url = template.strip().partition(" ")
     if not url.strip():
         method, url = "POST", method
@@ -109,9 +109,9 @@ def _reset_request(template: str, values: Mapping[str, str]) -> dict[str, Any]:
             body = response.read()
     except urllib.error.HTTPError as exc:
         answer = exc.read()[:300].decode("utf-8", "replace")
-        raise DatabaseResetFailed(method, url, exc.code, answer) from None
+        raise DatabaseResetFailed(method, url, exc.code, answer, ini) from None
     except OSError as exc:
-        raise DatabaseResetFailed(method, url, None, str(exc)) from None
+        raise DatabaseResetFailed(method, url, None, str(exc), ini) from None
     try:
         result = json.loads(body) if body.strip() else {}
     except ValueError:

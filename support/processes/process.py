@@ -48,8 +48,11 @@ class ServiceProcess:
         preload: str | None = None,
         preload_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        ini_name: str = "playwright.ini",
     ) -> None:
         self.name = name
+        #: The configuration file, as hints name it.
+        self.ini_name = ini_name
         self.command = list(command)
         self.log_path = log_path
         self.cwd = cwd
@@ -132,7 +135,7 @@ class ServiceProcess:
                 start_new_session=True,
             )
         except (FileNotFoundError, PermissionError) as exc:
-            program, fix = self.command[0], f"fix the {self.name} command in playwright.ini"
+            program, fix = self.command[0], f"fix the {self.name} command in {self.ini_name}"
             if isinstance(exc, PermissionError):
                 reason, hint = "is not executable", f"chmod +x {program}, or {fix}"
             else:

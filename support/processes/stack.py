@@ -320,6 +320,7 @@ class Stack:
             on_line=self.on_line,
             preload=self.facts.preload_addresses.get(spec.name),
             preload_timeout=spec.timeout,
+            ini_name=self.config.ini_name,
             clock=self.clock,
         )
         try:
@@ -361,7 +362,9 @@ class Stack:
             if not is_free(port, self.config.host):
                 raise _PortLost(name, port)
             process.wait_drained()
-            raise self._error(ExitedBeforeReady, name, exit_code=code, hint=_exit_hint(name))
+            raise self._error(
+                ExitedBeforeReady, name, exit_code=code, hint=_exit_hint(name, self.config.ini_name)
+            )
         if probe.due() and probe.poll():
             self.report.services[name] = probe.ready_at - process.started_at  # type: ignore[operator]
             if process.preloaded:
@@ -374,7 +377,7 @@ class Stack:
                 name,
                 status=probe.last,
                 seconds=probe.refused_for(),
-                hint=f"set {name}_ready in playwright.ini to 'http PATH' with a path that "
+                hint=f"set {name}_ready in {self.config.ini_name} to 'http PATH' with a path that "
                 "answers 2xx once the service is ready",
             )
         now = self.clock()
@@ -386,7 +389,7 @@ class Stack:
                 pid=process.pid,
                 last_status=probe.describe_last(),
                 hint=f"run the command above by hand, or raise {name}_timeout in "
-                "playwright.ini (or --service-timeout)",
+                f"{self.config.ini_name} (or --service-timeout)",
             )
 
     def _error(self, kind: type[ServiceError], name: str, **fields: object) -> ServiceError:
@@ -427,7 +430,7 @@ class Stack:
                 worker=self.worker,
                 command=[spec.command],
                 directory=cwd,
-                hint=f"create it, or fix {spec.name}_cwd in playwright.ini "
+                hint=f"create it, or fix {spec.name}_cwd in {self.config.ini_name} "
                 "(a relative path starts at the rootdir)",
             )
 
@@ -560,8 +563,8 @@ class Stack:
         self.stop()
 
 
-def _exit_hint(name: str) -> str:
+def _exit_hint(name: str, ini: str) -> str:
     return (
         f"read the {name} log above; run the command by hand to reproduce, "
-        "or check the command and environment in playwright.ini"
+        f"or check the command and environment in {ini}"
     )

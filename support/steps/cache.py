@@ -164,7 +164,7 @@ class StepCache:
                 f"the cache folder {self.folder} holds files but no {TAG} of this harness "
                 "(another tool's cache has a tag of its own), so it is not a cache this "
                 "harness made; refusing to use (or empty) it. Point PLAYWRIGHT_CACHE_DIR "
-                "(step_cache_dir in playwright.ini) at a new or empty folder"
+                "(step_cache_dir in the ini) at a new or empty folder"
             )
         if self.mode == "clear" and self.folder.exists():
             with self._lock("clear"):

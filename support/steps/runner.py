@@ -226,7 +226,7 @@ class StepRunner:
         if not cwd.is_dir():
             raise ConfigError(
                 f"the working directory of {step.what}, {cwd}, does not exist; fix "
-                f"{step.cwd_key} in playwright.ini (relative paths start at the rootdir)"
+                f"{step.cwd_key} in {step.ini} (relative paths start at the rootdir)"
             )
         try:
             child = pdeath.popen(

@@ -203,3 +203,17 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_each(
         ["run: *results.json could not be written (Is a directory); *stackwright merge*"]
     )
     result.stdout.fnmatch_lines(["*1 failed in *"])
+
+
+def test_messages_name_the_ini_that_c_gave(pytester: pytest.Pytester) -> None:
+    """Several messages named playwright.ini when -c named another file."""
+    ini = _ini()
+    pytester.makefile(".ini", e2e=ini + "backend_timeout = 0.5\nbackend_ready = log ^never\n")
+    pytester.makefile(".ini", e2e_missing=ini.replace("backend_cmd", "# backend_cmd"))
+    pytester.makepyfile(test_x="def test_a(stack):\n    pass\n")
+    result = pytester.runpytest_subprocess("-c", "e2e_missing.ini")
+    result.stderr.fnmatch_lines(["*no command for the backend service: set backend_cmd in "
+                                 "e2e_missing.ini or BACKEND_CMD in the environment*"])  # fmt: skip
+    result = pytester.runpytest_subprocess("-c", "e2e.ini")
+    result.stdout.fnmatch_lines(["*raise backend_timeout in e2e.ini (or --service-timeout)*"])
+    assert "playwright.ini" not in result.stdout.str() + result.stderr.str()

@@ -159,7 +159,7 @@ def test_a_run_scoped_service_cannot_name_a_worker_services_url(
     result.stderr.fnmatch_lines(
         [
             "*s3 env BACKEND names {backend_url}, which is not known when it starts "
-            "(set by s3_cmd in playwright.ini)*run-scoped services' URLs*"
+            "(set by s3_cmd in pytest.ini)*run-scoped services' URLs*"
         ]
     )
 

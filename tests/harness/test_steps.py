@@ -549,7 +549,7 @@ def test_a_failed_build_stops_the_run_with_its_output(pytester: pytest.Pytester)
     assert run.returncode != 0
     assert "building the web build failed with exit code 2" in output
     assert "build error: something broke" in output
-    assert "fix web_build in playwright.ini" in output
+    assert "fix web_build in pytest.ini" in output
 
 
 def test_dev_services_run_the_dev_command_without_a_build(pytester: pytest.Pytester) -> None:
