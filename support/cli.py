@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from stackwright import __version__
-from stackwright.support.config import SETTINGS, Setting
-from stackwright.support.errors import ConfigError, HarnessError
+from stackwright.support.config import SETTINGS
+from stackwright.support.errors import HarnessError
 from stackwright.support.results import ResultsError, merge_runs
 from stackwright.support.up import down as kept_down
 from stackwright.support.up import up as kept_up
@@ -38,18 +37,8 @@ def _harness_options(command: argparse.ArgumentParser) -> None:
                                choices=setting.choices, help=setting.help)  # fmt: skip
             continue
         group.add_argument(setting.cli, dest=setting.field, default=None, help=setting.help,
-                           metavar=setting.metavar, type=_checked(setting))  # fmt: skip
-
-
-def _checked(setting: Setting) -> Callable[[str], str]:
-    def check(raw: str) -> str:
-        try:
-            setting.parse(str(setting.cli), raw)
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-        return raw
-
-    return check
+                           metavar=setting.metavar,
+                           type=setting.checker(argparse.ArgumentTypeError))  # fmt: skip
 
 
 DESCRIPTION = (

@@ -149,6 +149,20 @@ class Setting:
         """A true/false setting: its option takes no value (``--keep-service-files``)."""
         return self.parse is parse_bool
 
+    def checker(self, error: Callable[[str], Exception]) -> Callable[[str], str]:
+        """How a command line reads this setting's option (pytest's, ``stackwright up``'s):
+        the value is checked as it is read, a bad one raising ``error`` of the message, and
+        kept as written, to be resolved with the other sources."""
+
+        def check(raw: str) -> str:
+            try:
+                self.parse(str(self.cli), raw)
+            except ConfigError as exc:
+                raise error(str(exc)) from None
+            return raw
+
+        return check
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
