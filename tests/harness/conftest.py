@@ -197,3 +197,12 @@ def kept_up(pytester: pytest.Pytester, *args: str) -> Iterator[subprocess.Popen[
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+def assert_no_service_left(folder: Path) -> None:
+    """After a test of kept stacks: no fake service started in ``folder`` still runs (any
+    left is killed, then named)."""
+    left = pids_in(folder, FAKE.name.encode())
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a kept service outlived its test"

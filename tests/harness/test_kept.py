@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, FIND_RUN_SERVICE, alive, pids_in, start_up
+from .conftest import FAKE, FIND_RUN_SERVICE, alive, assert_no_service_left, pids_in, start_up
 
 pytest_plugins = ["pytester"]
 
@@ -67,10 +67,7 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterato
     pytester.makepyfile(test_kept=KEPT_TEST)
     (pytester.path / "seed.py").write_text(SEED)
     yield pytester.path
-    left = pids_in(pytester.path, FAKE.name.encode())
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, "a kept service outlived its test"
+    assert_no_service_left(pytester.path)
 
 
 def _started(path: Path, name: str) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE, alive, kept_up, pids_in
+from .conftest import FAKE, alive, assert_no_service_left, kept_up
 
 pytest_plugins = ["pytester"]
 
@@ -61,10 +61,7 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterato
     pytester.makepyfile(test_kept=PASSES)
     (pytester.path / "seed.py").write_text(SEED)
     yield pytester.path
-    left = pids_in(pytester.path, FAKE.name.encode())
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, "a kept service outlived its test"
+    assert_no_service_left(pytester.path)
 
 
 def _cli(suite: Path, *args: str) -> subprocess.CompletedProcess[str]:
