@@ -22,14 +22,16 @@ endif
 # and results.json (which stackwright merge reads).
 RESULTS ?= test-results
 
-.PHONY: help setup e2e test test-fast dev bench lint docs clean durations
+.PHONY: help setup e2e e2e-postgres test test-fast dev bench lint docs clean durations
 
 help:
 	@echo "make setup   create .venv, install Python and npm dependencies, find or install Chromium"
 	@echo "make e2e     setup, then the browser suite on $(WORKERS) workers (pytest -c playwright.ini -n $(WORKERS))"
 	@echo "             SHARD=I/N runs shard I of N into test-results-shard-I; merge with .venv/bin/stackwright merge"
+	@echo "make e2e-postgres  the same suite with every worker's database on PostgreSQL (a clone of the"
+	@echo "             seeded template on a server the harness starts), into $(RESULTS)-postgres"
 	@echo "make durations  record the browser suite's test durations in $(DURATIONS), which shards balance by"
-	@echo "make test    setup, then the fast tests (tests/) and the browser suite"
+	@echo "make test    setup, then the fast tests (tests/), the browser suite, and it on PostgreSQL"
 	@echo "make dev     setup, then keep a stack (stackwright up -n 1): its URLs to click through, every"
 	@echo "             service's log live; pytest runs of the suite attach to it. Ctrl-C stops it"
 	@echo "make bench   setup, then the benchmarks (bench/results.json, docs/performance.md)"
@@ -57,14 +59,24 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json $(FRONTEND)/p
 	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-E2E := $(PY) -m pytest -c playwright.ini -n $(WORKERS) --output $(RESULTS) \
-	--html $(RESULTS)/report.html --junitxml $(RESULTS)/junit.xml \
+OUT = $(RESULTS)
+E2E = $(PY) -m pytest -c playwright.ini -n $(WORKERS) --output $(OUT) \
+	--html $(OUT)/report.html --junitxml $(OUT)/junit.xml \
 	--screenshot only-on-failure --tracing retain-on-failure $(SPLIT_ARGS) $(PYTEST_ARGS)
 FAST := $(PY) -m pytest tests $(PYTEST_ARGS)
 
 e2e: setup
 	@echo "==> browser suite on $(WORKERS) workers: $(E2E)"
 	@$(E2E)
+
+# The reference app runs on either engine: its commands name {db_url}. Its db_reset
+# request restores a SQLite file only, so on PostgreSQL fresh_db clones the template.
+POSTGRES := PLAYWRIGHT_DATABASE=postgresql PLAYWRIGHT_DB_RESET=template
+e2e-postgres: OUT = $(RESULTS)-postgres
+e2e-postgres: setup
+	@$(PY) -m stackwright.support.database.setup
+	@echo "==> browser suite on PostgreSQL, $(WORKERS) workers: $(POSTGRES) $(E2E)"
+	@$(POSTGRES) $(E2E)
 
 durations: setup
 	@echo "==> recording test durations into $(DURATIONS)"
@@ -81,6 +93,7 @@ test: setup
 	@echo "==> browser suite on $(WORKERS) workers, slow tests included, every test's service logs filed: $(E2E) --service-logs=on"
 	@INCLUDE_SLOW_TESTS=true $(E2E) --service-logs=on
 	@$(PY) -m tests.check_service_logs $(RESULTS) playwright.ini
+	@$(MAKE) --no-print-directory e2e-postgres
 
 docs: $(VENV)/.installed
 	@$(PY) -m stackwright.support.config.envdoc playwright.ini docs/configuration.md .env.test.example docs/services.md

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from stackwright.support.config import HarnessConfig, RunFacts, RunStep, run_values
+from stackwright.support.database import (
+    claim_private_folder,
+    database_for,
+    publish_template_failure,
+)
 from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptClaim, KeptPlan
 from stackwright.support.kept import plan as plan_kept
@@ -35,7 +40,6 @@ from stackwright.support.processes import (
     Stack,
     abstract_address,
     choose_run_base,
-    publish_template_failure,
     start_servers,
 )
 from stackwright.support.results import OutputClaim, claim_output_dir
@@ -204,7 +208,10 @@ class Controller:
             # together, make the seed unnecessary.
             assert self.steps is not None
             started = time.perf_counter()
-            missed = self.steps.restore(step, run_values(config, facts), side)
+            claim_private_folder(config)
+            missed = self.steps.restore(
+                step, run_values(config, facts), side, database_for(config, facts)
+            )
             if missed is None:
                 self.start_lines.append(
                     f"{step.what}: from the cache with the data of "
@@ -226,15 +233,20 @@ class Controller:
         self, step: RunStep, facts: RunFacts, side: Path | None, missed: str | None
     ) -> None:
         """The template step, its failure published for the workers that wait for it."""
+        database = database_for(self.config, facts)
         try:
             assert self.steps is not None
             values = run_values(self.config, facts)
-            self._finished(self.steps.run(step, values, side=side, missed=missed))
+            self._finished(
+                self.steps.run(step, values, side=side, missed=missed, database=database)
+            )
         except HarnessError as exc:
             self.start_lines.append(f"{step.what}: failed; every stack that needs it fails")
             publish_template_failure(self.config, str(exc))
         except BaseException as exc:  # a bug, or the run is being stopped
             publish_template_failure(self.config, f"{step.what}: {type(exc).__name__}: {exc}")
+        finally:
+            database.close()
 
     def _run_step(self, step: RunStep, facts: RunFacts) -> None:
         assert self.steps is not None
@@ -284,6 +296,9 @@ class Controller:
         folder = self.config.services_dir
         if not (self.config.keep_service_files or kept_worker_folders(folder)):
             shutil.rmtree(folder, ignore_errors=True)
+        private = self.config.data_root.parent
+        if private != folder:  # the run services' data, outside the output folder
+            shutil.rmtree(private, ignore_errors=True)
 
     def close(self) -> None:
         """Stop and release everything the controller started; safe to call twice (a run

@@ -56,6 +56,11 @@ class TemplateUnavailable(HarnessError):
     message is the step's own error) or it never came."""
 
 
+class DatabaseUnavailable(HarnessError):
+    """The run's database server did not do what the harness asked (a clone, a reset);
+    the message names the server, the database and where its log is."""
+
+
 class KeptUnavailable(HarnessError):
     """Kept stacks (``stackwright up``) that cannot be used; the message says why."""
 
@@ -249,8 +254,9 @@ class StepFailed(HarnessError):
     command: Sequence[str]
     exit_code: int | None
     output: str
-    #: Where the command was to write its output; set when it exited 0 without it.
-    missing: Path | None = None
+    #: Where the command was to write its output (a path, or a database's URL); set when
+    #: it exited 0 without it.
+    missing: Path | str | None = None
     #: The limit it ran into, when it was stopped for taking too long.
     timeout: float | None = None
     #: What the step builds, the placeholder of its output, and its ini keys.
@@ -280,6 +286,8 @@ class StepFailed(HarnessError):
             )
             hint = (
                 f"make the command write its {noun} to the path it gets as {{{self.placeholder}}}."
+                if self.placeholder != "db_url"
+                else "make the command create its tables in the database {db_url} names."
             )
         else:
             what = f"building {self.what} failed with exit code {self.exit_code}."

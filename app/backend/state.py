@@ -16,7 +16,8 @@ PROVIDERS = ("catalog", "scripted")
 
 @dataclass
 class Config:
-    db_path: Path
+    #: A SQLite file, or a database's URL.
+    db: str
     env: str = "development"
     gateway_url: str | None = None
     ai_provider: str | None = None
@@ -50,16 +51,18 @@ class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def seed_path(self) -> Path:
-        """Where the seeded state is kept beside the database, for reset."""
-        return self.config.db_path.with_name(self.config.db_path.name + ".seed")
+    def seed_path(self) -> Path | None:
+        """Where the seeded state is kept beside a SQLite file, for reset (None on a
+        server: a test harness restores its database itself)."""
+        path = self.db.path
+        return None if path is None else path.with_name(path.name + ".seed")
 
 
 def install(app: Flask, config: Config) -> State:
     connections = Connections()
     state = State(
         config=config,
-        db=Database(config.db_path),
+        db=Database(config.db),
         connections=connections,
         gateway=GatewayClient(config.gateway_url, connections),
         provider=config.default_provider,

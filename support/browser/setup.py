@@ -18,6 +18,7 @@ from stackwright.support.browser.chromium import (
 )
 from stackwright.support.browser.video import provide_ffmpeg, video_problem
 from stackwright.support.errors import BrowserNotFound
+from stackwright.support.packages import apt_install
 
 
 def ensure_chromium() -> int:
@@ -55,25 +56,8 @@ def _ensure_ffmpeg() -> None:
     print(provide_ffmpeg())
 
 
-_apt_state = {"updated": False}
-
-
 def _apt_install(package: str, *, why: str) -> bool:
-    """apt-get install ``package`` when root on Debian; True when it worked."""
-
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return False
-    print(f"browser: {why}; trying: apt-get install -y {package}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [["apt-get", "install", "-y", "-qq", package]]
-    if not _apt_state["updated"]:
-        steps.insert(0, ["apt-get", "update", "-qq"])
-    for step in steps:
-        if subprocess.run(step, check=False, env=env).returncode != 0:
-            print(f"browser: '{' '.join(step)}' failed; continuing without it")
-            return False
-    _apt_state["updated"] = True
-    return True
+    return apt_install(package, why=why, label="browser")
 
 
 if __name__ == "__main__":

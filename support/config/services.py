@@ -24,7 +24,9 @@ SCOPES = ("worker", "run")
 #: Placeholders known to every command, run-scoped or not.
 RUN_PLACEHOLDERS = ("python", "host", "root")
 #: Placeholders only a worker's services (and its reset request) know.
-WORKER_PLACEHOLDERS = ("db", "worker", "worker_dir")
+WORKER_PLACEHOLDERS = ("db", "db_url", "worker", "worker_dir")
+#: What names the worker's database: a service naming either waits for the template.
+DATABASE_PLACEHOLDERS = ("db", "db_url")
 #: The name of the template step, which is not a service.
 TEMPLATE = "template"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -35,7 +37,8 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
     (
         "cmd",
         "the command. Placeholders: {python} {host} {port} {root}; for a worker service "
-        "also {db} {worker} {worker_dir}; {<service>_url} and {<service>_port} of every "
+        "also {db_url} (its database, on any engine), {db} (its SQLite file) {worker} "
+        "{worker_dir}; {<service>_url} and {<service>_port} of every "
         "service, and {<service>_python}, its interpreter. ${VAR} is the inherited "
         "environment (unset: an error at start naming it; ${VAR:-default} allows it)",
     ),
@@ -138,10 +141,18 @@ class ServiceSpec:
     build_timeout: float = BUILD_TIMEOUT
     #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
     dev: bool = False
+    #: The user it runs as when the harness runs as root ('' for the harness's own):
+    #: the PostgreSQL server the harness adds, which refuses to run as root.
+    user: str = ""
 
     @property
     def interpreter(self) -> str:
         return self.python or sys.executable
+
+    @property
+    def needs_database(self) -> bool:
+        """Whether it names the worker's database, so starts once the template is there."""
+        return any(self.names(name) for name in DATABASE_PLACEHOLDERS)
 
     def names(self, placeholder: str) -> bool:
         """Whether the command or the environment names ``{placeholder}`` (``db``: the
@@ -222,7 +233,7 @@ def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tupl
     every = [s.name for s in services]
     known = (*RUN_PLACEHOLDERS, *python_placeholders(every))
     if spec.name == TEMPLATE:
-        return (*known, "db", *url_placeholders(run))
+        return (*known, *DATABASE_PLACEHOLDERS, *url_placeholders(run))
     build = (BUILD,) if spec.build else ()
     if spec.scope == "run":
         return (*known, "port", DATA, *build, *url_placeholders(run))

@@ -15,6 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stackwright.support.config.database import (
+    ENGINES,
+    POSTGRESQL,
+    SERVER,
+    SQLITE,
+    check_engine,
+    find_server,
+    private_folder,
+    server_spec,
+    server_user,
+)
 from stackwright.support.config.services import (
     BUILD,
     BUILD_TIMEOUT,
@@ -111,6 +122,14 @@ def _text(_name: str, raw: str) -> str:
 
 def _words(_name: str, raw: str) -> tuple[str, ...]:
     return words(raw)
+
+
+#: db_reset's word for "no request: the harness restores the template itself".
+RESET_FROM_TEMPLATE = "template"
+
+
+def parse_db_reset(_name: str, raw: str) -> str | None:
+    return None if raw.strip().lower() == RESET_FROM_TEMPLATE else raw
 
 
 def parse_cache(name: str, raw: str) -> str:
@@ -230,11 +249,41 @@ SETTINGS: tuple[Setting, ...] = (
         ini="service_log_cap_mb",
     ),
     Setting(
+        "database",
+        check_engine,
+        SQLITE,
+        "each worker's database: sqlite (a copy of the template file, {db}) or postgresql "
+        "(a clone of the template database on a server the harness starts); {db_url} "
+        "names it on either",
+        env="PLAYWRIGHT_DATABASE",
+        ini="database",
+        choices=ENGINES,
+    ),
+    Setting(
+        "postgres_bin",
+        _text,
+        None,
+        "with database = postgresql: the folder of PostgreSQL's initdb and postgres "
+        "(default: found through pg_config, PATH or /usr/lib/postgresql/*/bin)",
+        env="PLAYWRIGHT_POSTGRES_BIN",
+        ini="postgres_bin",
+    ),
+    Setting(
+        "postgres_user",
+        _text,
+        None,
+        "with database = postgresql, when the harness runs as root: the unprivileged user "
+        "the server runs as (default postgres)",
+        env="PLAYWRIGHT_POSTGRES_USER",
+        ini="postgres_user",
+    ),
+    Setting(
         "template_cmd",
         _text,
         None,
-        "command that builds the seeded template database at {db}, once per run; "
-        "{<service>_python} runs it on a service's interpreter (its own virtualenv)",
+        "command that seeds the template database once per run: the SQLite file {db}, or "
+        "on any engine the database {db_url} names; {<service>_python} runs it on a "
+        "service's interpreter (its own virtualenv)",
         env="TEMPLATE_DB_CMD",
         ini="template_db_cmd",
     ),
@@ -265,10 +314,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "db_reset",
-        _text,
+        parse_db_reset,
         None,
         "request that restores a worker's seeded data for fresh_db, as 'METHOD URL' "
-        "(placeholders allowed); unset: fresh_db copies the template into the worker's SQLite file",
+        "(placeholders allowed); unset or 'template': fresh_db restores the template "
+        "itself (copies the SQLite file back, or clones the PostgreSQL template again)",
         env="PLAYWRIGHT_DB_RESET",
         ini="db_reset",
     ),
@@ -362,6 +412,9 @@ class HarnessConfig:
     #: The configuration file as messages name it (``pytest -c`` may name another).
     ini_name: str = "playwright.ini"
     log_cap_mb: float = 5.0
+    database: str = SQLITE
+    postgres_bin: str | None = None
+    postgres_user: str | None = None
     template_cmd: str | None = None
     template_cwd: str = "."
     template_env: tuple[tuple[str, str], ...] = ()
@@ -383,7 +436,9 @@ class HarnessConfig:
 
     @property
     def template_path(self) -> Path:
-        return self.services_dir / "template.sqlite"
+        """The template step's output: the SQLite file, or on PostgreSQL the note that
+        the template database is seeded (what workers wait for)."""
+        return self.services_dir / f"template.{self.database}"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -414,7 +469,7 @@ class HarnessConfig:
         if spec is None:
             return None
         return RunStep(
-            spec, "db", "the template database", "template.sqlite", self.template_inputs,
+            spec, "db", "the template database", self.template_path.name, self.template_inputs,
             ini=self.ini_name,
         )  # fmt: skip
 
@@ -426,7 +481,10 @@ class HarnessConfig:
     @property
     def data_root(self) -> Path:
         """The run-scoped services' ``{data}`` folders, one per service: what the seed
-        fills besides the template, cached with it."""
+        fills besides the template, cached with it. With a PostgreSQL server, in the
+        run's private folder (``support.config.database.private_folder``)."""
+        if self.database == POSTGRESQL:
+            return private_folder(self.services_dir) / DATA
         return self.services_dir / DATA
 
     @property
@@ -584,10 +642,14 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     unknown = sources.unknown_keys
     check_service_keys(sources.ini if unknown is None else unknown, names, settings)
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
-    values["stream_logs"] = _stream_logs(sources, names)
+    server = _postgres_server(sources, names, values) if values["database"] == POSTGRESQL else None
+    values["stream_logs"] = _stream_logs(sources, names if server is None else (SERVER, *names))
     values["dev_services"] = _dev_services(sources, names, values["dev_services"])
     values["template_env"] = env_lines("template_db", sources.ini_value("template_db_env") or ())
     resolved = [_service(sources, name, values) for name in names]
+    if server is not None:
+        resolved.insert(0, (server, "database = postgresql"))
+        names = (SERVER, *names)
     services = tuple(spec for spec, _source in resolved)
     every = (
         *RUN_PLACEHOLDERS,
@@ -609,6 +671,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     if config.template is not None:
         template = config.template
         check_spec(template, "template_db_cmd", placeholders_for(template, services), every, env)
+    if config.database != SQLITE:
+        _refuse_sqlite_path(config)
     for step in config.build_steps:
         known = (*RUN_PLACEHOLDERS, *python_placeholders(names), BUILD)
         check_spec(step.spec, step.command_key, known, every, env)
@@ -618,6 +682,43 @@ def resolve_config(sources: Sources) -> HarnessConfig:
             spec = ServiceSpec(setting, text)
             check_spec(spec, setting, placeholders_for(spec, services), every, env)
     return config
+
+
+def _postgres_server(
+    sources: Sources, names: tuple[str, ...], values: dict[str, Any]
+) -> ServiceSpec:
+    """The PostgreSQL server the harness adds, found on this machine."""
+    if SERVER in names:
+        raise ConfigError(
+            f"database = postgresql adds a run-scoped service named {SERVER!r}, the server "
+            f"the harness starts; rename your own {SERVER} service in {sources.ini_name}"
+        )
+    ini = sources.ini_name
+    found = find_server(values["postgres_bin"], ini=ini)
+    values["postgres_bin"] = str(found)  # as found: the cache key names its version
+    return server_spec(
+        found,
+        server_user(values["postgres_user"], ini=ini),
+        values["service_timeout"],
+    )
+
+
+def _refuse_sqlite_path(config: HarnessConfig) -> None:
+    """On another engine there is no SQLite file: a command naming ``{db}`` is a mistake."""
+    specs = [*config.services, *([config.template] if config.template else [])]
+    for spec in specs:
+        if spec.names("db"):
+            key = "template_db_cmd" if spec.name == TEMPLATE else f"{spec.name}_cmd (or _env)"
+            raise ConfigError(
+                f"{key} names {{db}}, the worker's SQLite file, but database = "
+                f"{config.database}: name {{db_url}} instead (the URL of its database, on "
+                f"any engine), in {config.ini_name}"
+            )
+    if config.db_reset and "{db}" in config.db_reset:
+        raise ConfigError(
+            f"db_reset names {{db}}, but database = {config.database}: name {{db_url}} "
+            f"instead, in {config.ini_name}"
+        )
 
 
 def _stream_logs(sources: Sources, names: tuple[str, ...]) -> frozenset[str]:

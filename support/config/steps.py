@@ -38,17 +38,15 @@ class RunStep:
     def failed(
         self, command: list[str], code: int | None, output: str, **facts: object
     ) -> StepFailed:
-        return StepFailed(
-            command,
-            code,
-            output,
-            what=self.what,
-            placeholder=self.placeholder,
-            command_key=self.command_key,
-            timeout_key=self.timeout_key,
-            ini=self.ini,
-            **facts,  # type: ignore[arg-type]
-        )
+        given: dict[str, object] = {
+            "what": self.what,
+            "placeholder": self.placeholder,
+            "command_key": self.command_key,
+            "timeout_key": self.timeout_key,
+            "ini": self.ini,
+            **facts,
+        }
+        return StepFailed(command, code, output, **given)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:

@@ -1,7 +1,7 @@
 """Services and processes: spawning with exec or from a preload server, readiness,
 ports, health, each worker's (or the run's) stack, its log files, the watch on the
 run's services, and the one channel the harness's processes talk over. Imports
-configuration only."""
+configuration and the database seam only."""
 
 from __future__ import annotations
 
@@ -10,11 +10,6 @@ from stackwright.support.processes.channel import (
     ChannelServer,
     Connection,
     abstract_address,
-)
-from stackwright.support.processes.database import (
-    publish_template_failure,
-    reset_database,
-    wait_for_template,
 )
 from stackwright.support.processes.groups import kill_group, stop_group
 from stackwright.support.processes.logs import LogFollower, LogMarks, LogSlice
@@ -42,10 +37,7 @@ __all__ = [
     "abstract_address",
     "choose_run_base",
     "kill_group",
-    "publish_template_failure",
-    "reset_database",
     "spawn",
     "start_servers",
     "stop_group",
-    "wait_for_template",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pwd
 import select
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from types import TracebackType
-from typing import IO, BinaryIO, Self
+from typing import IO, Any, BinaryIO, Self
 
 from stackwright.support.errors import CommandNotFound
 from stackwright.support.processes import parent_death as pdeath
@@ -49,8 +50,11 @@ class ServiceProcess:
         preload_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         ini_name: str = "playwright.ini",
+        user: str = "",
     ) -> None:
         self.name = name
+        #: Who it runs as when the harness is root ('' for the harness's user).
+        self.user = user
         #: The configuration file, as hints name it.
         self.ini_name = ini_name
         self.command = list(command)
@@ -133,6 +137,7 @@ class ServiceProcess:
                 stdout=output_fd,
                 stderr=output_fd,
                 start_new_session=True,
+                **as_user(self.user),
             )
         except (FileNotFoundError, PermissionError) as exc:
             program, fix = self.command[0], f"fix the {self.name} command in {self.ini_name}"
@@ -217,6 +222,15 @@ class ServiceProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def as_user(user: str) -> dict[str, Any]:
+    """Popen's options that run a child as ``user`` (with its groups), when the harness
+    runs as root; none otherwise."""
+    if not user or os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _pending_bytes(pipe: IO[bytes]) -> int:

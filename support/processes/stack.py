@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pwd
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,13 @@ from typing import Any, Protocol, Self, TypeVar
 from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import ServiceSpec
 from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.database import (
+    WorkerDatabase,
+    claim_private_folder,
+    database_for,
+    reset_database,
+    wait_for_template,
+)
 from stackwright.support.errors import (
     ExitedBeforeReady,
     NodeModulesMissing,
@@ -36,11 +44,6 @@ from stackwright.support.errors import (
     ServiceError,
     WorkingDirectoryMissing,
     tail_of,
-)
-from stackwright.support.processes.database import (
-    copy_template,
-    reset_database,
-    wait_for_template,
 )
 from stackwright.support.processes.health import (
     ANSWER_TIMEOUT,
@@ -158,6 +161,7 @@ class Stack:
         #: Who runs this stack's operations when another process keeps it (None: this one).
         self.keeper = keeper
         self.db_path = self.worker_dir / "db.sqlite"  # {db}: this worker's copy of the template
+        self._database: WorkerDatabase | None = None
         block = worker_index if scope == "worker" else facts.run_block
         self.ports = PortAllocator(facts.port_base, block, facts.port_block, host=config.host)
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -266,7 +270,7 @@ class Stack:
         self.ports_in_use = ports
         self.urls = {name: f"http://{self.config.host}:{port}" for name, port in ports.items()}
         probes: dict[str, Probe] = {}
-        later = [spec for spec in self.specs if spec.names("db")]
+        later = [spec for spec in self.specs if spec.needs_database]
         first = [spec for spec in self.specs if spec not in later]
         for group in (first, later):
             if group is later and self.scope == "worker":
@@ -275,7 +279,7 @@ class Stack:
                 waited = wait_for_template(self.config, on_wait=poll_first)
                 self.report.template_wait += waited
                 deadline += waited
-                copy_template(self.config, self.db_path)
+                self.database.create()
             for spec in group:
                 process = self.processes[spec.name] = self._spawn(spec, ports[spec.name])
                 probes[spec.name] = self._probe(spec, ports[spec.name], process)
@@ -307,8 +311,11 @@ class Stack:
         if spec.build:
             values["build"] = str(self.config.build_dir(spec.name))
         if self.scope == "run":
+            claim_private_folder(self.config)
             data = self.config.data_root / spec.name
             data.mkdir(parents=True, exist_ok=True)
+            if spec.user:
+                hand_over(data, spec.user, self.config.data_root.parent)
             values["data"] = str(data)
         env = {**self.base_env, "PYTHONUNBUFFERED": "1", **spec.render_env(values, self.base_env)}
         process = ServiceProcess(
@@ -322,6 +329,7 @@ class Stack:
             preload_timeout=spec.timeout,
             ini_name=self.config.ini_name,
             clock=self.clock,
+            user=spec.user,
         )
         try:
             return process.start()
@@ -340,8 +348,17 @@ class Stack:
             values[f"{name}_url"] = self.urls[name]
             values[f"{name}_port"] = str(port)
         if self.scope == "worker":
-            values.update(db=str(self.db_path), worker=self.worker, worker_dir=str(self.worker_dir))
+            values.update(self.database.values)
+            values.update(worker=self.worker, worker_dir=str(self.worker_dir))
         return values
+
+    @property
+    def database(self) -> WorkerDatabase:
+        """This worker's database (made from the run's template when its services start)."""
+        if self._database is None:
+            run = database_for(self.config, self.facts)
+            self._database = run.worker(self.worker, self.worker_dir)
+        return self._database
 
     def _wait_ready(self, probes: dict[str, Probe], ports: dict[str, int], deadline: float) -> None:
         while self._poll_ready(probes, ports, deadline):
@@ -532,7 +549,7 @@ class Stack:
     @operation
     def reset_db(self) -> dict[str, Any]:
         """Restore the seeded data (``db_reset``, or the template); what the reset said."""
-        return reset_database(self.config, self.placeholders(), self.db_path)
+        return reset_database(self.config, self.database, self.placeholders())
 
     def stop(self) -> dict[str, int | None]:
         """Stop the services in the reverse of their start order; idempotent. A kept stack
@@ -541,6 +558,8 @@ class Stack:
             self.keeper.let_go()
             return {}
         codes = {}
+        if self._database is not None:
+            self._database.close()
         for name in reversed([spec.name for spec in self.specs]):
             process = self.processes.pop(name, None)
             if process is not None:
@@ -561,6 +580,23 @@ class Stack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def hand_over(folder: Path, user: str, top: Path) -> None:
+    """Give a service that runs as ``user`` (the harness being root) its own folder, and
+    a way through the folders above it up to ``top``, which stay the harness's: their
+    group becomes the user's, with search permission only."""
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam(user)
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    above = folder.parent
+    while above == top or top in above.parents:
+        os.chown(above, -1, entry.pw_gid)
+        above.chmod(0o710)
+        above = above.parent
 
 
 def _exit_hint(name: str, ini: str) -> str:

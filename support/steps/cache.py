@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -110,7 +111,7 @@ def copy_output(source: Path, destination: Path) -> None:
     partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         if source.is_dir():
-            shutil.copytree(source, partial)
+            shutil.copytree(source, partial, ignore=_special_files)
         else:
             shutil.copyfile(source, partial)
         if destination.is_dir() and not destination.is_symlink():
@@ -118,6 +119,17 @@ def copy_output(source: Path, destination: Path) -> None:
         os.replace(partial, destination)
     finally:
         remove_path(partial)
+
+
+def _special_files(folder: str, names: list[str]) -> list[str]:
+    """What a copy leaves out: sockets, pipes and devices (a server's socket in its data
+    folder); the cache keeps regular files and folders, as ``output_digest`` counts them."""
+    special = []
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            special.append(name)
+    return special
 
 
 def _tagged_by_us(folder: Path) -> bool:

@@ -23,10 +23,13 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from stackwright.support.config.database import SQLITE
 from stackwright.support.config.facts import RunFacts, run_values
 from stackwright.support.config.services import expand, named_placeholders
 from stackwright.support.config.settings import HarnessConfig
 from stackwright.support.config.steps import RunStep
+from stackwright.support.database import Database
+from stackwright.support.database.sqlite import SqliteDatabase
 from stackwright.support.errors import ConfigError
 from stackwright.support.processes import parent_death as pdeath
 from stackwright.support.processes.groups import kill_group
@@ -35,7 +38,11 @@ from stackwright.support.text import shorten
 
 
 def step_key(
-    step: RunStep, root: Path, env: Mapping[str, str], values: Mapping[str, str] | None = None
+    step: RunStep,
+    root: Path,
+    env: Mapping[str, str],
+    values: Mapping[str, str] | None = None,
+    database: Database | None = None,
 ) -> Key:
     """The cache key: what the step uses and nothing else. Its command, its environment
     (``${VAR}`` expanded), its working directory, every input file's content, and each
@@ -47,6 +54,8 @@ def step_key(
         "environment": json.dumps([(k, expand(v, env)) for k, v in spec.env]),
         "working directory": spec.cwd,
     }
+    if database is not None and database.identity != SQLITE:
+        recipe["database"] = database.identity  # a SQLite template's key is as it was
     interpreters = {"python": spec.interpreter, **(values or {})}
     for name in sorted(named_placeholders(spec)):
         if name == "python" or name.endswith("_python"):
@@ -97,6 +106,7 @@ class StepRunner:
         *,
         side: Path | None = None,
         missed: str | None = None,
+        database: Database | None = None,
     ) -> str:
         """Make ``step``'s output at its target; the summary line says how, and how long.
 
@@ -104,8 +114,12 @@ class StepRunner:
         from several processes for one target: a lock makes one build and the others
         reuse its output. ``side`` is a folder the step fills besides its output (the
         run-scoped services' data a seed uploads): it is built, never fetched (``restore``
-        tried that, and ``missed`` says why it could not), and stored with the output.
+        tried that, and ``missed`` says why it could not), and stored with the output
+        before the output is published (no worker then writes to those services' data
+        while it is copied). ``database`` seeds the template step (SQLite's by default).
         """
+        if step.placeholder == "db" and database is None:
+            database = SqliteDatabase()
         started = time.perf_counter()
         target = self.services_dir / step.target
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,15 +128,21 @@ class StepRunner:
                 return f"{step.what}: already in {target}"
             if not self.cache.enabled:
                 verb, why = "built", "cache off"
-                self._build(step, target, values, why)
+                self._build(step, target, values, why, database)
             elif not step.inputs:
                 verb, why = "built", f"not cached: set {step.inputs_key} to cache it"
-                self._build(step, target, values, why)
+                self._build(step, target, values, why, database)
             else:
-                verb, why = self._from_cache_or_build(step, target, values, side, missed)
+                verb, why = self._from_cache_or_build(step, target, values, side, missed, database)
         return f"{step.what}: {verb} in {time.perf_counter() - started:.2f}s ({why})"
 
-    def restore(self, step: RunStep, values: Mapping[str, str], side: Path) -> str | None:
+    def restore(
+        self,
+        step: RunStep,
+        values: Mapping[str, str],
+        side: Path,
+        database: Database | None = None,
+    ) -> str | None:
         """The step's output and its ``side`` folder from the cache, both or neither
         (before the services that keep their data in ``side`` start): None when both
         were restored, else why not."""
@@ -132,7 +152,7 @@ class StepRunner:
             return f"not cached: set {step.inputs_key} to cache it"
         target = self.services_dir / step.target
         target.parent.mkdir(parents=True, exist_ok=True)
-        key = step_key(step, self.root, self.env, values)
+        key = step_key(step, self.root, self.env, values, database)
         with contextlib.ExitStack() as held:
             held.enter_context(file_lock(_lock_of(target)))  # as run() takes them: first
             try:
@@ -158,18 +178,19 @@ class StepRunner:
         values: Mapping[str, str],
         side: Path | None = None,
         missed: str | None = None,
+        database: Database | None = None,
     ) -> tuple[str, str]:
         """(what happened, why): taken from the cache, or built and stored. A cache that
         cannot be opened, locked, read or written is only not used: the step is built,
         and ``why`` says what was wrong with it."""
-        key = step_key(step, self.root, self.env, values)
+        key = step_key(step, self.root, self.env, values, database)
         with contextlib.ExitStack() as held:
             try:
                 self.cache.open()
                 held.enter_context(self.cache.claim(step.name, key))
             except OSError as exc:
                 why = f"not cached: {self._unusable(exc)}"
-                self._build(step, target, values, why)
+                self._build(step, target, values, why, database)
                 return "built", why
             if side is None:
                 try:
@@ -178,16 +199,21 @@ class StepRunner:
                     missed = self._unusable(exc)
                 if missed is None:
                     return "from the cache", f"inputs unchanged, key {key.digest[:12]}"
-            self._build(step, target, values, f"cache miss: {missed}")
-            if step_key(step, self.root, self.env, values).digest != key.digest:
-                return "built", f"cache miss: {missed}; not cached: its inputs changed while it ran"
-            try:
-                self.cache.store(step.name, key, target)
-                if side is not None:
-                    self.cache.store(_side_name(step), key, side)
-            except OSError as exc:
-                return "built", f"cache miss: {missed}; not stored: {self._unusable(exc)}"
-            return "built", f"cache miss: {missed}"
+            stored: list[str] = []
+
+            def store(output: Path) -> None:
+                if step_key(step, self.root, self.env, values, database).digest != key.digest:
+                    stored.append("not cached: its inputs changed while it ran")
+                    return
+                try:
+                    self.cache.store(step.name, key, output)
+                    if side is not None:
+                        self.cache.store(_side_name(step), key, side)
+                except OSError as exc:
+                    stored.append(f"not stored: {self._unusable(exc)}")
+
+            self._build(step, target, values, f"cache miss: {missed}", database, store)
+            return "built", "; ".join([f"cache miss: {missed}", *stored])
 
     def _unusable(self, exc: OSError) -> str:
         """Why the cache could not be used, in a few words: the run goes on without it."""
@@ -195,7 +221,15 @@ class StepRunner:
         what = exc.strerror or shorten(str(exc), 200)  # shutil.Error lists every file
         return f"the cache cannot be used ({what}: {where})"
 
-    def _build(self, step: RunStep, target: Path, values: Mapping[str, str], why: str) -> None:
+    def _build(
+        self,
+        step: RunStep,
+        target: Path,
+        values: Mapping[str, str],
+        why: str,
+        database: Database | None = None,
+        before_publish: Callable[[Path], None] | None = None,
+    ) -> None:
         if self.on_start is not None:
             self.on_start(f"{step.what}: building ({why})")
         partial = target.with_name(f".{target.name}.building")
@@ -205,12 +239,24 @@ class StepRunner:
         try:
             spec = step.spec
             filled = {**values, step.placeholder: str(partial)}
+            if database is not None:
+                filled.update(database.seed_values(partial))
+                database.begin_seed()
             command = spec.render(filled, self.env)
             env = {**self.env, **spec.render_env(filled, self.env)}
             code, output = self._run(command, Path(self.root, spec.cwd), env, step)
-            made = partial.exists() and (not partial.is_dir() or any(partial.iterdir()))
-            if code != 0 or not made:
-                raise step.failed(command, code, output, missing=partial if code == 0 else None)
+            missing: str | Path | None = None
+            if code == 0 and database is not None:
+                missing = database.finish_seed(partial)
+            elif code == 0 and not _made(partial):
+                missing = partial
+            if code != 0 or missing is not None:
+                facts: dict[str, object] = {"missing": missing if code == 0 else None}
+                if isinstance(missing, str):
+                    facts["placeholder"] = "db_url"
+                raise step.failed(command, code, output, **facts)
+            if before_publish is not None:
+                before_publish(partial)
             remove_path(target)
             os.replace(partial, target)
         finally:
@@ -268,11 +314,17 @@ class StepRunner:
                 kill_group(child.pid)
 
 
+def _made(output: Path) -> bool:
+    """Whether a step wrote its output: a file, or a folder with something in it."""
+    return output.exists() and (not output.is_dir() or any(output.iterdir()))
+
+
 def build_template(
     config: HarnessConfig,
     env: Mapping[str, str] | None = None,
     cache: StepCache | None = None,
     facts: RunFacts | None = None,
+    database: Database | None = None,
 ) -> float | None:
     """Build ``config.template_path`` with the template step; seconds taken, None if none.
 
@@ -292,5 +344,5 @@ def build_template(
         os.environ if env is None else env,
         cache or StepCache(config.cache_path, max_bytes=0, mode="off"),
     )
-    runner.run(step, run_values(config, facts or RunFacts()))
+    runner.run(step, run_values(config, facts or RunFacts()), database=database)
     return time.perf_counter() - started

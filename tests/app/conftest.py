@@ -33,7 +33,7 @@ def make_app(tmp_path: Path, seeded_template: Path) -> Iterator[Callable[..., Fl
     def make(env: str = "testing", **overrides: object) -> Flask:
         db_path = tmp_path / f"app{len(apps)}.sqlite"
         db_path.write_bytes(seeded_template.read_bytes())
-        app = create_app(Config(db_path=db_path, env=env, **overrides))  # type: ignore[arg-type]
+        app = create_app(Config(db=str(db_path), env=env, **overrides))  # type: ignore[arg-type]
         with app.app_context():
             state = get_state()
             state.db.snapshot_to(state.seed_path)

@@ -375,6 +375,10 @@ SAMPLES: dict[str, tuple[tuple[str, Any], tuple[str, Any]]] = {
     "chromium_executable": (("/a/chrome", "/a/chrome"), ("/b/chrome", "/b/chrome")),
     "log_cap_mb": (("2", 2.0), ("3", 3.0)),
     "connect_ws_endpoint": (("ws://a:3000/", "ws://a:3000/"), ("ws://b:3000/", "ws://b:3000/")),
+    # PostgreSQL's resolution (a server found, {db} refused) is test_database.py's.
+    "database": (("sqlite3", "sqlite"), (" SQLite ", "sqlite")),
+    "postgres_bin": (("/a/bin", "/a/bin"), ("/b/bin", "/b/bin")),
+    "postgres_user": (("pg", "pg"), ("nobody", "nobody")),
     "template_cmd": (("seed-a {db}", "seed-a {db}"), ("seed-b {db}", "seed-b {db}")),
     "template_cwd": (("a", "a"), ("b", "b")),
     "template_timeout": (("60", 60.0), ("90", 90.0)),

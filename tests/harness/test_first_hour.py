@@ -157,7 +157,7 @@ def test_the_version_is_on_the_command_the_header_and_the_report(
 def test_make_e2e_keeps_a_failed_tests_trace_and_screenshot(pytester: pytest.Pytester) -> None:
     """The README promised a trace; plain make e2e wrote none."""
     makefile = (ROOT / "Makefile").read_text()
-    flags = re.findall(r"--(?:tracing|screenshot) \S+", makefile.split("E2E :=", 1)[1])
+    flags = re.findall(r"--(?:tracing|screenshot) \S+", makefile.split("E2E = ", 1)[1])
     assert "--tracing retain-on-failure" in flags, flags
     pytester.makefile(".ini", pytest=_ini() + "page_url = {frontend_url}\n")
     pytester.makepyfile(test_x="def test_a(page):\n    page.goto('/page')\n    assert False\n")

@@ -18,18 +18,20 @@ LAYERS = {
     "support.stamps": 0,
     "support.readiness": 0,
     "support.progress": 0,
+    "support.packages": 0,
     "support.config": 1,
-    "support.processes": 2,
-    "support.steps": 3,
-    "support.browser": 3,
-    "support.results": 4,
-    "support.controller": 5,
-    "support.worker": 5,
-    "support.kept": 5,
-    "support.up": 6,
-    "support.cli": 7,
-    "support": 7,  # its __init__: the library's small public face
-    "fixtures": 8,
+    "support.database": 2,
+    "support.processes": 3,
+    "support.steps": 4,
+    "support.browser": 4,
+    "support.results": 5,
+    "support.controller": 6,
+    "support.worker": 6,
+    "support.kept": 6,
+    "support.up": 7,
+    "support.cli": 8,
+    "support": 8,  # its __init__: the library's small public face
+    "fixtures": 9,
 }
 SIBLINGS = {"support.steps", "support.browser"}
 

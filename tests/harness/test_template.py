@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from stackwright.support.config.settings import HarnessConfig
+from stackwright.support.database import reset_database
+from stackwright.support.database.sqlite import SqliteWorker
 from stackwright.support.errors import ConfigError, DatabaseResetFailed, TemplateBuildFailed
-from stackwright.support.processes.database import reset_database
 from stackwright.support.steps.runner import build_template
 
 
@@ -59,7 +60,7 @@ def test_fresh_db_without_a_reset_request_copies_the_template_back(tmp_path: Pat
     live.execute("create table t(x)")
     live.execute("insert into t values (2), (3)")
     live.commit()
-    assert reset_database(config, {}, worker_db)["status"] == "restored"
+    assert reset_database(config, SqliteWorker(config, worker_db), {})["status"] == "restored"
     assert live.execute("select x from t").fetchall() == [(1,)]
     live.close()
 
@@ -67,7 +68,7 @@ def test_fresh_db_without_a_reset_request_copies_the_template_back(tmp_path: Pat
 def test_fresh_db_with_nothing_to_restore_names_the_setting(tmp_path: Path) -> None:
     config = HarnessConfig(root=str(tmp_path), output_dir=str(tmp_path / "out"), services=())
     with pytest.raises(ConfigError, match=r"set db_reset in playwright\.ini .*or template_db_cmd"):
-        reset_database(config, {}, tmp_path / "app.sqlite")
+        reset_database(config, SqliteWorker(config, tmp_path / "app.sqlite"), {})
 
 
 def test_a_reset_request_that_fails_names_url_and_status(tmp_path: Path) -> None:
@@ -78,7 +79,8 @@ def test_a_reset_request_that_fails_names_url_and_status(tmp_path: Path) -> None
         db_reset="POST {backend_url}/no/such/reset",
     )
     with pytest.raises(DatabaseResetFailed) as info:
-        reset_database(config, {"backend_url": "http://127.0.0.1:9"}, tmp_path / "a.sqlite")
+        worker = SqliteWorker(config, tmp_path / "a.sqlite")
+        reset_database(config, worker, {"backend_url": "http://127.0.0.1:9"})
     assert "fresh_db: POST http://127.0.0.1:9/no/such/reset got no answer" in str(info.value)
     assert "check db_reset in playwright.ini" in str(info.value)
 

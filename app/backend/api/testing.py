@@ -35,6 +35,12 @@ def task_event() -> ResponseReturnValue:
 def reset() -> ResponseReturnValue:
     state = get_state()
     started = time.perf_counter()
+    if state.seed_path is None:
+        raise ApiError(
+            409,
+            "this backend's database is on a server: restore it from its template "
+            "(the harness's fresh_db without db_reset does), not with this endpoint",
+        )
     state.db.restore_from(state.seed_path)
     with state.lock:
         state.provider = state.config.default_provider

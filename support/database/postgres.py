@@ -1,0 +1,216 @@
+"""PostgreSQL: the seed fills a template database on the run's server; each worker gets
+a ``CREATE DATABASE ... TEMPLATE`` clone of it, and ``fresh_db`` drops and clones it
+again (its services' connections are ended: a backend whose pool checks its
+connections, SQLAlchemy's ``pool_pre_ping``, goes on with its next request).
+
+The server is the run-scoped service ``postgres`` (``support.config.database``),
+reached over its private socket folder by psycopg, imported here only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from stackwright.support.config import HarnessConfig, RunFacts
+from stackwright.support.config.database import (
+    LAUNCH,
+    SERVER,
+    SUPERUSER,
+    TEMPLATE_DB,
+    database_url,
+)
+from stackwright.support.errors import ConfigError, DatabaseUnavailable
+
+CONNECT_TIMEOUT = 10
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigError(
+            "database = postgresql needs psycopg, PostgreSQL's driver for Python, in the "
+            "harness's environment: pip install 'stackwright[postgresql]'"
+        ) from None
+    return psycopg
+
+
+class Server:
+    """The run's server, as its clients reach it."""
+
+    def __init__(self, config: HarnessConfig, facts: RunFacts) -> None:
+        url = facts.run_urls.get(SERVER)
+        if not url:
+            raise DatabaseUnavailable(
+                "the run's PostgreSQL server is not known to this process (no "
+                f"{SERVER} among the run's services): was it started?"
+            )
+        self.config = config
+        self.socket = config.data_root / SERVER
+        self.port = url.rsplit(":", 1)[1]
+        self.log = Path(facts.run_dir or config.services_dir / "run") / f"{SERVER}.log"
+        self._admin: Any = None
+        self._guard = threading.Lock()
+
+    def url(self, name: str) -> str:
+        return database_url(self.socket, self.port, name)
+
+    def connect(self, name: str) -> Any:
+        psycopg = _driver()
+        try:
+            return psycopg.connect(
+                host=str(self.socket),
+                port=self.port,
+                user=SUPERUSER,
+                dbname=name,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT,
+            )
+        except psycopg.Error as exc:
+            raise self.failed(f"cannot connect to database {name}", exc) from None
+
+    def run(self, *statements: str) -> list[Any]:
+        """Run statements on the maintenance database, one connection kept for them;
+        the last one's rows."""
+        psycopg = _driver()
+        with self._guard:
+            if self._admin is None or self._admin.closed:
+                self._admin = self.connect("postgres")
+            rows: list[Any] = []
+            for statement in statements:
+                try:
+                    cursor = self._admin.execute(statement)
+                    rows = cursor.fetchall() if cursor.description else []
+                except psycopg.Error as exc:
+                    if self._admin.broken:
+                        self._admin = None
+                    raise self.failed(statement, exc) from None
+            return rows
+
+    def failed(self, what: str, exc: Exception) -> DatabaseUnavailable:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DatabaseUnavailable(
+            f"the run's PostgreSQL server (socket {self.socket}, port {self.port}) refused "
+            f"{what}: {reason}. Its log is {self.log}; the {SERVER} service's section of a "
+            "failed test's report shows what it said meanwhile"
+        )
+
+    def close(self) -> None:
+        with self._guard:
+            if self._admin is not None:
+                self._admin.close()
+                self._admin = None
+
+
+def _name(identifier: str) -> str:
+    """A database's name, quoted for SQL."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def clone_statements(name: str, template: str | None) -> tuple[str, str]:
+    """Drop ``name`` (ending its connections) and make it again from ``template``."""
+    source = f" TEMPLATE {_name(template)} STRATEGY FILE_COPY" if template else ""
+    return (
+        f"DROP DATABASE IF EXISTS {_name(name)} WITH (FORCE)",
+        f"CREATE DATABASE {_name(name)}{source}",
+    )
+
+
+class PostgresDatabase:
+    """The template database on the run's server, and a clone of it per worker."""
+
+    def __init__(self, config: HarnessConfig, facts: RunFacts) -> None:
+        self.config = config
+        self.facts = facts
+        self._server: Server | None = None
+        self.identity = f"postgresql {server_version(config.postgres_bin)}, {cluster_recipe()}"
+
+    @property
+    def server(self) -> Server:
+        """The server, once the run knows its port (the cache key needs only its version)."""
+        if self._server is None:
+            self._server = Server(self.config, self.facts)
+        return self._server
+
+    def seed_values(self, output: Path) -> dict[str, str]:
+        return {"db_url": self.server.url(TEMPLATE_DB)}
+
+    def begin_seed(self) -> None:
+        self.server.run(*clone_statements(TEMPLATE_DB, None))
+
+    def finish_seed(self, output: Path) -> str | None:
+        """The template whole: it holds a table, the server has written it all to its
+        files (a checkpoint: the cache copies them next), and the note workers wait for
+        says so."""
+        with self.server.connect(TEMPLATE_DB) as seeded:
+            tables = seeded.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN "
+                "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+            ).fetchone()[0]
+        if not tables:
+            return f"any table in {self.server.url(TEMPLATE_DB)}"
+        self.server.run("CHECKPOINT")
+        note = {"database": TEMPLATE_DB, "tables": tables, "server": self.identity}
+        output.write_text(json.dumps(note) + "\n")
+        return None
+
+    def worker(self, name: str, folder: Path) -> PostgresWorker:
+        template = TEMPLATE_DB if self.config.template_cmd else None
+        return PostgresWorker(self.server, name, template)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+class PostgresWorker:
+    """A worker's database: a clone of the template, named after the worker."""
+
+    def __init__(self, server: Server, name: str, template: str | None) -> None:
+        self.server = server
+        self.name = name
+        self.template = template
+        self.values = {"db_url": server.url(name)}
+
+    def create(self) -> None:
+        self.server.run(*clone_statements(self.name, self.template))
+
+    def restore(self) -> dict[str, Any]:
+        self.server.run(*clone_statements(self.name, self.template))
+        return {"status": "restored", "database": self.name, "template": self.template}
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def cluster_recipe() -> str:
+    """What makes the server's data folder (initdb's options): a cached folder of another
+    recipe is not used."""
+    return "cluster " + hashlib.sha256(LAUNCH.encode()).hexdigest()[:12]
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def server_version(bin_folder: str | None) -> str:
+    """``postgres --version`` of the server's programs (the cache key names it: a
+    cluster of one major version does not start on another)."""
+    folder = str(bin_folder or "")
+    if folder not in _VERSIONS:
+        try:
+            out = subprocess.run(
+                [str(Path(folder, "postgres")), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            out = f"unknown ({exc})"
+        _VERSIONS[folder] = out.strip()
+    return _VERSIONS[folder]

@@ -1,0 +1,300 @@
+"""The database seam on both engines: each worker's own clone of the seeded template,
+fresh_db under a connected backend, the seed cached with the server's data, and on
+PostgreSQL a server that is a service like any other (sliced log, restarted when it
+dies, gone with the run however the run ends, never run as root)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stackwright.support.config import Sources, resolve_config
+from stackwright.support.config.database import POSTGRESQL, find_server, private_folder
+from stackwright.support.errors import ConfigError
+
+from .conftest import alive
+
+FAKE_DB = Path(__file__).with_name("fake_db.py")
+ENGINES = ["sqlite", "postgresql"]
+
+
+def ini(engine: str, extra: str = "") -> str:
+    return f"""
+[pytest]
+addopts = -p stackwright.fixtures.plugin -p no:cacheprovider -p no:randomly
+services = backend
+database = {engine}
+backend_cmd = {{python}} {FAKE_DB} serve --port {{port}} --db {{db_url}}
+backend_ready = http /ready
+template_db_cmd = {{python}} {FAKE_DB} seed {{db_url}}
+template_db_inputs = seed-version.txt
+{extra}"""
+
+
+CLIENT = """
+import json, pathlib, urllib.request
+
+def call(url, method="GET"):
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+"""
+
+WORKERS_TEST = (
+    CLIENT
+    + """
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_write_then_reset(n, stack, backend_url, db_url, worker_id):
+    pathlib.Path(f"url-{worker_id}.txt").write_text(db_url)
+    assert call(backend_url + "/count") == 3
+    call(backend_url + "/add", "POST")
+    assert call(backend_url + "/count") == 4
+    assert stack.reset_db()["status"] == "restored"
+    assert call(backend_url + "/count") == 3  # its next request, on the seeded data
+
+def test_fresh_db(fresh_db, backend_url):
+    assert fresh_db["status"] == "restored"
+    assert call(backend_url + "/count") == 3
+"""
+)
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-n", "2", *args)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_worker_gets_its_own_clone_restored_under_its_connected_backend(
+    pytester: pytest.Pytester, engine: str
+) -> None:
+    pytester.makefile(".ini", pytest=ini(engine))
+    pytester.makepyfile(test_db=WORKERS_TEST)
+    (pytester.path / "seed-version.txt").write_text("1")
+    runs = pytester.path / "seed-runs.txt"
+
+    first = _run(pytester)
+    first.assert_outcomes(passed=5)
+    first.stdout.fnmatch_lines(["the template database: built in *(cache miss: *)"])
+    urls = {p.read_text() for p in pytester.path.glob("url-gw*.txt")}
+    assert len(urls) == 2, "each worker has a database of its own"
+    scheme = "sqlite:///" if engine == "sqlite" else "postgresql://"
+    assert all(url.startswith(scheme) for url in urls)
+    assert runs.read_text().count("seeded") == 1
+
+    again = _run(pytester)  # the seed does not run: its database comes from the cache
+    again.assert_outcomes(passed=5)
+    hit = "with the data of postgres" if engine == POSTGRESQL else "in *(inputs unchanged*"
+    again.stdout.fnmatch_lines([f"the template database: from the cache {hit}*"])
+    assert runs.read_text().count("seeded") == 1
+
+    (pytester.path / "seed-version.txt").write_text("2")
+    changed = _run(pytester)
+    changed.assert_outcomes(passed=5)
+    changed.stdout.fnmatch_lines(["*cache miss: changed: seed-version.txt*"])
+    assert runs.read_text().count("seeded") == 2
+
+
+FAILS_AFTER_BAD_SQL = (
+    CLIENT
+    + """
+def test_bad_query(backend_url):
+    call(backend_url + "/bad")
+    assert False, "fails, to show the server's slice"
+
+def test_after(backend_url):
+    assert call(backend_url + "/count") == 3
+"""
+)
+
+
+def test_the_servers_log_is_sliced_per_test_like_any_services(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=FAILS_AFTER_BAD_SQL)
+    result = pytester.runpytest_subprocess("-n", "0")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*service log: postgres*",
+            '* main ERROR:  relation "no_such_table" does not exist*',
+        ]
+    )
+    folder = pytester.path / "test-results" / "test-db-py-test-bad-query"
+    assert 'relation "no_such_table"' in (folder / "postgres.log").read_text()
+    result.stdout.fnmatch_lines(["run: stack ready in *(postgres *"])
+
+
+SERVER_DIES = (
+    CLIENT
+    + """
+import os, signal, time
+
+KILLED = []
+
+def _postmaster(stack):
+    return int((stack.config.data_root / "postgres" / "postmaster.pid").read_text().split()[0])
+
+def _gone(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+def test_1_kills_the_server(stack, backend_url):
+    assert call(backend_url + "/count") == 3
+    pid = _postmaster(stack)
+    KILLED.append(pid)
+    os.kill(pid, signal.SIGKILL)
+    while not _gone(pid):
+        time.sleep(0.01)
+
+def test_2_needs_it(stack, backend_url):
+    pass
+
+def test_3_runs_on_the_new_one(stack, backend_url):
+    assert call(backend_url + "/count") == 3
+    assert _postmaster(stack) not in KILLED
+"""
+)
+
+
+def test_a_dead_server_is_named_and_restarted(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=SERVER_DIES)
+    result = pytester.runpytest_subprocess("-n", "0")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_2_needs_it*",
+            "postgres (run) was killed by SIGKILL (exit code -9) while the stack was in use.",
+            "Log: */.services/run/postgres.log*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["run: stack ready in * (restarted 1x)"])
+
+
+HOLDS = """
+import pathlib, time
+
+def test_holds(db_url):
+    pathlib.Path("holding").write_text(db_url)
+    time.sleep(120)
+"""
+
+
+def _server_pids(data: Path) -> list[int]:
+    """Every process that runs a PostgreSQL server on ``data`` (its postmaster, and the
+    postmaster's children, which name no folder: found by their parent)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(data).encode() in words:
+            pids.append(int(proc.name))
+    return pids
+
+
+def _children(pids: list[int]) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent in pids:
+            found.append(int(proc.name))
+    return found
+
+
+def test_kill_9_of_the_run_leaves_no_server_process(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=HOLDS)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-n", "2", "-p", "no:randomly"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    services = pytester.path / "test-results" / ".services"
+    data = private_folder(services) / "data" / "postgres"
+    try:
+        deadline = time.monotonic() + 60
+        while not (pytester.path / "holding").exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.05)
+        servers = _server_pids(data)
+        assert servers, "the server runs"
+        every = servers + _children(servers)
+        server_uid = os.stat(f"/proc/{servers[0]}").st_uid
+        if os.geteuid() == 0:  # as CI runs: PostgreSQL refuses root, so the harness never asks
+            assert server_uid == pwd.getpwnam("postgres").pw_uid
+        else:
+            assert server_uid == os.geteuid()
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        deadline = time.monotonic() + 20
+        while [pid for pid in every if alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in every if alive(pid)] == [], "a server process outlived the run"
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+
+def _resolve(root: Path, **ini_values: str) -> object:
+    values = {"services": "backend", "backend_cmd": "serve {db_url}", **ini_values}
+    return resolve_config(Sources(root, "test-results", {}, {}, values))
+
+
+def test_naming_the_sqlite_file_on_postgresql_says_to_name_db_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"backend_cmd \(or _env\) names \{db\}.*\{db_url\}"):
+        _resolve(tmp_path, database="postgresql", backend_cmd="serve {db}")
+    with pytest.raises(ConfigError, match=r"template_db_cmd names \{db\}"):
+        _resolve(tmp_path, database="postgresql", template_db_cmd="seed {db}")
+
+
+def test_a_server_folder_without_postgresql_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"postgres_bin is .*, which holds no initdb"):
+        _resolve(tmp_path, database="postgresql", postgres_bin=str(tmp_path))
+
+
+def test_a_team_service_named_postgres_is_refused_on_postgresql(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"rename your own postgres service"):
+        _resolve(tmp_path, database="postgresql", services="postgres", postgres_cmd="x")
+
+
+def test_the_server_is_a_run_service_of_its_own(tmp_path: Path) -> None:
+    config = _resolve(tmp_path, database="pg")
+    assert config.database == POSTGRESQL  # type: ignore[attr-defined]
+    server = config.service("postgres")  # type: ignore[attr-defined]
+    assert server.scope == "run" and server.names("data")
+    assert str(find_server(None, ini="x")) in server.command
+    assert server.user == ("postgres" if os.geteuid() == 0 else "")
+
+
+def test_a_seed_that_creates_no_table_says_where_it_should_have(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".ini",
+        pytest=ini(POSTGRESQL).replace(f"{FAKE_DB} seed {{db_url}}", "-c pass {db_url}"),
+    )
+    pytester.makepyfile(test_db="def test_a(stack):\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "0")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*did not create the database at {db_url} (any table in postgresql://*",
+            "*make the command create its tables in the database {db_url} names*",
+        ]
+    )
