@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from . import browser, gateway, inner_loop, overhead, scale, shards, stack_boot
+from . import browser, database, gateway, inner_loop, overhead, scale, shards, stack_boot
 from .common import ROOT, WORK, Figure, stage, table
 
 DOC_HEAD = """# Performance
@@ -23,6 +23,22 @@ harness and backend issues. Node gateway figures are the ones quoted in those
 issues for this kind of machine (the Node gateway is not run here).
 
 {table}
+
+## The database on each engine
+
+The `database` rows put the two implementations of the database seam side by side
+(`bench/database.py`). A worker's SQLite database is a file copy of the seeded
+template (under a millisecond); on PostgreSQL it is a `CREATE DATABASE ... TEMPLATE`
+clone on the run's server (`STRATEGY FILE_COPY`, fsync off), which costs about the
+same for the reference app's template and for a generated one of 100 tables: most
+of a clone is the database's own catalogs. `fresh_db` on PostgreSQL ends the
+backend's connections, waits until they are gone (in 2 ms steps: `DROP DATABASE
+... WITH (FORCE)` alone waits in steps of 100 ms), then drops and clones; the
+backend's next request connects afresh (SQLAlchemy's `pool_pre_ping`). The warm
+suite on PostgreSQL restores the server's seeded data folder from the cache
+(about 30 MB) and starts the server (a few hundredths of a second) before the
+workers clone. This machine's speed moves between runs: the same clone measured
+14 ms and 60 ms an hour apart, so compare the rows of one run.
 
 ## How each cost grows with the size of the UI
 
@@ -91,6 +107,8 @@ def main() -> int:
     figures: list[Figure] = []
     with stage("stack boot, template database, reset"):
         figures += stack_boot.run()
+    with stage("database: a SQLite copy beside a PostgreSQL clone, fresh_db, the suite on each"):
+        figures += database.run()
     with stage("SSE gateway: start, latency, fan-out, memory"):
         figures += gateway.run(WORK)
     with stage("browser: page load, SSE delivery"):
