@@ -64,3 +64,14 @@ def test_every_shard_is_run_uploaded_and_merged() -> None:
     )
     merged = re.findall(r"shards/e2e-shard-(\d+)", merge)
     assert sorted(map(int, merged)) == sorted(shards)
+
+
+def test_the_suite_runs_on_postgresql_in_the_workflow_and_in_make_test() -> None:
+    job = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]["postgres"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert "make e2e-postgres" in runs
+    uploads = [step for step in job["steps"] if step.get("uses", "").startswith("actions/upload")]
+    assert uploads and uploads[0]["with"]["path"] == "test-results-postgres/"
+    makefile = (ROOT / "Makefile").read_text()
+    test_target = makefile.split("\ntest: setup\n", 1)[1].split("\n\n", 1)[0]
+    assert "e2e-postgres" in test_target

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from stackwright.support.config import Sources, resolve_config
 from stackwright.support.config.database import POSTGRESQL, find_server, private_folder
 from stackwright.support.errors import ConfigError
 
-from .conftest import alive
+from .conftest import alive, kept_up
 
 FAKE_DB = Path(__file__).with_name("fake_db.py")
 ENGINES = ["sqlite", "postgresql"]
@@ -298,3 +299,35 @@ def test_a_seed_that_creates_no_table_says_where_it_should_have(
             "*make the command create its tables in the database {db_url} names*",
         ]
     )
+
+
+KEPT_TEST = (
+    CLIENT
+    + """
+def test_writes(stack, backend_url, db_url):
+    assert call(backend_url + "/count") == 3  # each attached run starts from the seed
+    call(backend_url + "/add", "POST")
+    with open("urls.txt", "a") as urls:
+        urls.write(db_url + "\\n")
+"""
+)
+
+
+def test_a_kept_stack_on_postgresql_is_cloned_again_for_each_attached_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "")
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=KEPT_TEST)
+    (pytester.path / "seed-version.txt").write_text("1")
+    with kept_up(pytester, "-n", "1"):
+        for _ in range(2):
+            result = pytester.runpytest_subprocess()
+            result.assert_outcomes(passed=1)
+            result.stdout.fnmatch_lines(["*attached to kept stack gw0 of stackwright up*"])
+        up_log = (pytester.path / "up.log").read_text()
+    urls = (pytester.path / "urls.txt").read_text().split()
+    assert len(urls) == 2 and urls[0] == urls[1] and urls[0].startswith("postgresql://")
+    (ready,) = [line for line in up_log.splitlines() if "ready to accept connections" in line]
+    server = int(re.search(r"\[(\d+)\]", ready).group(1))  # type: ignore[union-attr]
+    assert not alive(server), "the kept server outlived up"
