@@ -5,6 +5,7 @@ steps as data. No runtime types: nothing here starts or reads a process."""
 from __future__ import annotations
 
 from stackwright.support.config.facts import RunFacts, run_values
+from stackwright.support.config.resolve import Sources, ini_keys, read_ini, resolve_config
 from stackwright.support.config.services import (
     LINELIST_SUFFIXES,
     SERVICE_KEYS,
@@ -19,11 +20,7 @@ from stackwright.support.config.settings import (
     SETTINGS,
     HarnessConfig,
     Setting,
-    Sources,
-    ini_keys,
     parse_seconds,
-    read_ini,
-    resolve_config,
 )
 from stackwright.support.config.steps import RunStep
 

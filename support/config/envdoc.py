@@ -21,8 +21,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from stackwright.support.config.resolve import read_ini, service_keys
 from stackwright.support.config.services import SERVICE_KEYS
-from stackwright.support.config.settings import read_ini, service_keys, variables
+from stackwright.support.config.variables import variables
 from stackwright.support.errors import ConfigError
 
 BEGIN = "<!-- variables: generated from playwright.ini by `make docs` -->"

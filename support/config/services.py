@@ -27,7 +27,8 @@ RUN_PLACEHOLDERS = ("python", "host", "root")
 WORKER_PLACEHOLDERS = ("db", "db_url", "worker", "worker_dir")
 #: What names the worker's database: a service naming either waits for the template.
 DATABASE_PLACEHOLDERS = ("db", "db_url")
-#: The name of the template step, which is not a service.
+#: The template step's name (its cache entries'), which no service may take: its keys
+#: (template_db_*) would read as a service's.
 TEMPLATE = "template"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -117,42 +118,24 @@ BUILD_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
-    """How to run one service: configuration, not code."""
+class Command:
+    """A command the harness runs, as configuration: what a service runs, and what a run
+    step runs (the template's seed, a build), which is no service: no port, readiness,
+    scope or log of its own."""
 
+    #: For messages, and a step's name in the cache ("template", "frontend_build").
     name: str
     command: str
     cwd: str = "."
     env: tuple[tuple[str, str], ...] = ()
-    #: ("http", PATH), ("tcp", ""), ("log", REGEX) or ("none", "").
-    ready: tuple[str, str] = ("tcp", "")
+    #: Seconds a service has to become ready, or a step to finish.
     timeout: float = 30.0
-    #: Modules the service's preload server imports (``{python} -m`` commands only).
-    preload: tuple[str, ...] = ()
-    scope: str = "worker"
-    #: The interpreter ``{python}`` names for this service (None: the harness's).
+    #: The interpreter ``{python}`` names (None: the harness's).
     python: str | None = None
-    #: The run step that writes the folder ``{build}`` this service serves ('' for none).
-    build: str = ""
-    build_env: tuple[tuple[str, str], ...] = ()
-    build_inputs: tuple[str, ...] = ()
-    #: The code the service runs (``<name>_inputs``): a kept service follows it.
-    inputs: tuple[str, ...] = ()
-    build_timeout: float = BUILD_TIMEOUT
-    #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
-    dev: bool = False
-    #: The user it runs as when the harness runs as root ('' for the harness's own):
-    #: the PostgreSQL server the harness adds, which refuses to run as root.
-    user: str = ""
 
     @property
     def interpreter(self) -> str:
         return self.python or sys.executable
-
-    @property
-    def needs_database(self) -> bool:
-        """Whether it names the worker's database, so starts once the template is there."""
-        return any(self.names(name) for name in DATABASE_PLACEHOLDERS)
 
     def names(self, placeholder: str) -> bool:
         """Whether the command or the environment names ``{placeholder}`` (``db``: the
@@ -182,6 +165,41 @@ class ServiceSpec:
             for key, value in self.env
         }
 
+    def _expand(self, what: str, template: str, inherited: Mapping[str, str] | None) -> str:
+        """``${VAR}`` from ``inherited``; without it (a check of placeholders only), ''."""
+        try:
+            return expand(template, inherited or {}, strict=inherited is not None)
+        except UnsetVariable as exc:
+            raise ConfigError(f"{self.name} {what} {exc}") from None
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Command):
+    """How to run one service: configuration, not code."""
+
+    #: ("http", PATH), ("tcp", ""), ("log", REGEX) or ("none", "").
+    ready: tuple[str, str] = ("tcp", "")
+    #: Modules the service's preload server imports (``{python} -m`` commands only).
+    preload: tuple[str, ...] = ()
+    scope: str = "worker"
+    #: The run step that writes the folder ``{build}`` this service serves ('' for none).
+    build: str = ""
+    build_env: tuple[tuple[str, str], ...] = ()
+    build_inputs: tuple[str, ...] = ()
+    #: The code the service runs (``<name>_inputs``): a kept service follows it.
+    inputs: tuple[str, ...] = ()
+    build_timeout: float = BUILD_TIMEOUT
+    #: Run with its dev command (``dev_services``): ``build`` is then its dev build.
+    dev: bool = False
+    #: The user it runs as when the harness runs as root ('' for the harness's own):
+    #: the PostgreSQL server the harness adds, which refuses to run as root.
+    user: str = ""
+
+    @property
+    def needs_database(self) -> bool:
+        """Whether it names the worker's database, so starts once the template is there."""
+        return any(self.names(name) for name in DATABASE_PLACEHOLDERS)
+
     def render_ready(
         self, values: Mapping[str, str], inherited: Mapping[str, str] | None = None
     ) -> str:
@@ -197,13 +215,6 @@ class ServiceSpec:
             for word in shlex.split(target)
         )
 
-    def _expand(self, what: str, template: str, inherited: Mapping[str, str] | None) -> str:
-        """``${VAR}`` from ``inherited``; without it (a check of placeholders only), ''."""
-        try:
-            return expand(template, inherited or {}, strict=inherited is not None)
-        except UnsetVariable as exc:
-            raise ConfigError(f"{self.name} {what} {exc}") from None
-
 
 def url_placeholders(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"{name}_{part}" for name in names for part in ("url", "port"))
@@ -215,7 +226,7 @@ def python_placeholders(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(f"{name}_python" for name in names)
 
 
-def named_placeholders(spec: ServiceSpec) -> set[str]:
+def named_placeholders(spec: Command) -> set[str]:
     """The placeholders ``spec``'s command and environment name (as ``fill_text`` reads
     them: ``{{`` is a brace, not a placeholder)."""
     texts = [spec.command, *(value for _key, value in spec.env)]
@@ -226,18 +237,34 @@ def named_placeholders(spec: ServiceSpec) -> set[str]:
 
 
 def placeholders_for(spec: ServiceSpec, services: Iterable[ServiceSpec]) -> tuple[str, ...]:
-    """What ``spec``'s command may name: a run-scoped service or the template starts
-    before any worker service, so it sees only the run-scoped services' URLs."""
+    """What ``spec``'s command may name: a run-scoped service starts before any worker
+    service, so it sees only the run-scoped services' URLs."""
     services = list(services)
-    run = [s.name for s in services if s.scope == "run"]
-    every = [s.name for s in services]
-    known = (*RUN_PLACEHOLDERS, *python_placeholders(every))
-    if spec.name == TEMPLATE:
-        return (*known, *DATABASE_PLACEHOLDERS, *url_placeholders(run))
     build = (BUILD,) if spec.build else ()
     if spec.scope == "run":
-        return (*known, "port", DATA, *build, *url_placeholders(run))
-    return (*known, "port", *build, *WORKER_PLACEHOLDERS, *url_placeholders(every))
+        known = (*RUN_PLACEHOLDERS, *python_placeholders(s.name for s in services))
+        return (*known, "port", DATA, *build, *url_placeholders(_run_names(services)))
+    return (*worker_placeholders(services), "port", *build)
+
+
+def worker_placeholders(services: Iterable[ServiceSpec]) -> tuple[str, ...]:
+    """What a worker's text may name (a worker service's command, ``db_reset``)."""
+    services = list(services)
+    every = [s.name for s in services]
+    known = (*RUN_PLACEHOLDERS, *python_placeholders(every))
+    return (*known, *WORKER_PLACEHOLDERS, *url_placeholders(every))
+
+
+def template_placeholders(services: Iterable[ServiceSpec]) -> tuple[str, ...]:
+    """What the template's seed may name: it runs before any worker service, beside the
+    run-scoped ones, and writes the database its placeholders name."""
+    services = list(services)
+    known = (*RUN_PLACEHOLDERS, *python_placeholders(s.name for s in services))
+    return (*known, *DATABASE_PLACEHOLDERS, *url_placeholders(_run_names(services)))
+
+
+def _run_names(services: Iterable[ServiceSpec]) -> list[str]:
+    return [s.name for s in services if s.scope == "run"]
 
 
 _INHERITED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -262,7 +289,7 @@ def expand(template: str, inherited: Mapping[str, str], *, strict: bool = True) 
     return _INHERITED.sub(value, template)
 
 
-def split_command(spec: ServiceSpec) -> list[str]:
+def split_command(spec: Command) -> list[str]:
     """The command's words, or ConfigError for an empty or badly quoted command."""
     try:
         words = shlex.split(spec.command)
@@ -279,12 +306,12 @@ def split_command(spec: ServiceSpec) -> list[str]:
 
 
 def check_spec(
-    spec: ServiceSpec,
+    spec: Command,
     source: str,
     available: Iterable[str],
     every: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
-) -> ServiceSpec:
+) -> Command:
     """Render ``spec`` once with stand-in values, so a bad command stops the run at once
     (naming ``source``, the setting it came from) instead of failing every test.
 
@@ -296,7 +323,8 @@ def check_spec(
     try:
         spec.render(stand_in, env)
         spec.render_env(stand_in, env)
-        spec.render_ready(stand_in, env)
+        if isinstance(spec, ServiceSpec):
+            spec.render_ready(stand_in, env)
     except UnknownPlaceholder as exc:
         if exc.name in set(every) - set(stand_in):
             raise ConfigError(
@@ -311,7 +339,7 @@ def check_spec(
     return spec
 
 
-def _key_of(spec: ServiceSpec, what: str, source: str) -> str:
+def _key_of(spec: Command, what: str, source: str) -> str:
     """The ini key that holds ``what`` of ``spec`` (its command is set by ``source``):
     a placeholder typo in an env line is the env key's, not the command's."""
     key = source.split()[0]
@@ -352,7 +380,8 @@ def service_names(
         if not _NAME.match(name) or name == TEMPLATE:
             raise ConfigError(
                 f"services: {name!r} is not a service name; use lower-case letters, digits "
-                f"and '_', starting with a letter (and not {TEMPLATE!r})"
+                f"and '_', starting with a letter (and not {TEMPLATE!r}: the template_db_* "
+                "keys are the seed's)"
             )
     repeated = sorted({name for name in words if words.count(name) > 1})
     if repeated:

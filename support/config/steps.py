@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stackwright.support.config.services import ServiceSpec
+from stackwright.support.config.services import Command
 from stackwright.support.errors import StepFailed
 
 
 @dataclass(frozen=True)
 class RunStep:
-    """One step: its command (as a spec), what it makes, where, and what it depends on."""
+    """One step: its command, what it makes, where, and what it depends on."""
 
-    spec: ServiceSpec
+    spec: Command
     #: The placeholder its output path fills: "db" (a file) or "build" (a folder).
     placeholder: str
     #: For messages: "the template database", "the frontend build".

@@ -11,16 +11,10 @@ import pytest
 
 from stackwright.support.config import envdoc
 from stackwright.support.config.facts import RunFacts, run_values
+from stackwright.support.config.resolve import Sources, read_ini, resolve_config, service_keys
 from stackwright.support.config.services import ServiceSpec, check_spec
-from stackwright.support.config.settings import (
-    SETTINGS,
-    HarnessConfig,
-    Sources,
-    read_ini,
-    resolve_config,
-    service_keys,
-    variables,
-)
+from stackwright.support.config.settings import SETTINGS, HarnessConfig
+from stackwright.support.config.variables import variables
 from stackwright.support.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
