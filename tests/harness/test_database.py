@@ -20,7 +20,7 @@ from stackwright.support.config import Sources, resolve_config
 from stackwright.support.config.database import POSTGRESQL, find_server, private_folder
 from stackwright.support.errors import ConfigError
 
-from .conftest import alive, kept_up
+from .conftest import FIND_RUN_SERVICE, alive, kept_up
 
 FAKE_DB = Path(__file__).with_name("fake_db.py")
 ENGINES = ["sqlite", "postgresql"]
@@ -73,6 +73,13 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-n", "2", *args)
 
 
+def _on_postgresql(pytester: pytest.Pytester, tests: str, ini_text: str = "") -> pytest.RunResult:
+    """One run of ``tests`` with one worker, its database on PostgreSQL."""
+    pytester.makefile(".ini", pytest=ini_text or ini(POSTGRESQL))
+    pytester.makepyfile(test_db=tests)
+    return pytester.runpytest_subprocess("-n", "0")
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_each_worker_gets_its_own_clone_restored_under_its_connected_backend(
     pytester: pytest.Pytester, engine: str
@@ -118,9 +125,7 @@ def test_after(backend_url):
 
 
 def test_the_servers_log_is_sliced_per_test_like_any_services(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
-    pytester.makepyfile(test_db=FAILS_AFTER_BAD_SQL)
-    result = pytester.runpytest_subprocess("-n", "0")
+    result = _on_postgresql(pytester, FAILS_AFTER_BAD_SQL)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -135,6 +140,7 @@ def test_the_servers_log_is_sliced_per_test_like_any_services(pytester: pytest.P
 
 SERVER_DIES = (
     CLIENT
+    + FIND_RUN_SERVICE
     + """
 import os, signal, time
 
@@ -143,18 +149,12 @@ KILLED = []
 def _postmaster(stack):
     return int((stack.config.data_root / "postgres" / "postmaster.pid").read_text().split()[0])
 
-def _gone(pid):
-    try:
-        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
 def test_1_kills_the_server(stack, backend_url):
     assert call(backend_url + "/count") == 3
     pid = _postmaster(stack)
     KILLED.append(pid)
     os.kill(pid, signal.SIGKILL)
-    while not _gone(pid):
+    while not _zombie_or_gone(pid):
         time.sleep(0.01)
 
 def test_2_needs_it(stack, backend_url):
@@ -168,9 +168,7 @@ def test_3_runs_on_the_new_one(stack, backend_url):
 
 
 def test_a_dead_server_is_named_and_restarted(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
-    pytester.makepyfile(test_db=SERVER_DIES)
-    result = pytester.runpytest_subprocess("-n", "0")
+    result = _on_postgresql(pytester, SERVER_DIES)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
@@ -286,12 +284,8 @@ def test_the_server_is_a_run_service_of_its_own(tmp_path: Path) -> None:
 def test_a_seed_that_creates_no_table_says_where_it_should_have(
     pytester: pytest.Pytester,
 ) -> None:
-    pytester.makefile(
-        ".ini",
-        pytest=ini(POSTGRESQL).replace(f"{FAKE_DB} seed {{db_url}}", "-c pass {db_url}"),
-    )
-    pytester.makepyfile(test_db="def test_a(stack):\n    pass\n")
-    result = pytester.runpytest_subprocess("-n", "0")
+    no_table = ini(POSTGRESQL).replace(f"{FAKE_DB} seed {{db_url}}", "-c pass {db_url}")
+    result = _on_postgresql(pytester, "def test_a(stack):\n    pass\n", no_table)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
