@@ -116,7 +116,8 @@ class StepRunner:
         run-scoped services' data a seed uploads): it is built, never fetched (``restore``
         tried that, and ``missed`` says why it could not), and stored with the output
         before the output is published (no worker then writes to those services' data
-        while it is copied). ``database`` seeds the template step (SQLite's by default).
+        while it is copied); an output alone is stored once published. ``database``
+        seeds the template step (SQLite's by default).
         """
         if step.placeholder == "db" and database is None:
             database = SqliteDatabase()
@@ -212,7 +213,12 @@ class StepRunner:
                 except OSError as exc:
                     stored.append(f"not stored: {self._unusable(exc)}")
 
-            self._build(step, target, values, f"cache miss: {missed}", database, store)
+            # The run services' data is copied before the output is published (no worker
+            # writes to it meanwhile); an output alone after, so workers need not wait.
+            early = store if side is not None else None
+            self._build(step, target, values, f"cache miss: {missed}", database, early)
+            if early is None:
+                store(target)
             return "built", "; ".join([f"cache miss: {missed}", *stored])
 
     def _unusable(self, exc: OSError) -> str:
@@ -251,7 +257,7 @@ class StepRunner:
             elif code == 0 and not _made(partial):
                 missing = partial
             if code != 0 or missing is not None:
-                facts: dict[str, object] = {"missing": missing if code == 0 else None}
+                facts: dict[str, object] = {"missing": missing}
                 if isinstance(missing, str):
                     facts["placeholder"] = "db_url"
                 raise step.failed(command, code, output, **facts)
