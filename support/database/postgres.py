@@ -9,6 +9,7 @@ reached over its private socket folder by psycopg, imported here only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import subprocess
@@ -148,7 +149,11 @@ class PostgresDatabase:
         self.config = config
         self.facts = facts
         self._server: Server | None = None
-        self.identity = f"postgresql {server_version(config.postgres_bin)}, {cluster_recipe()}"
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """For the template's cache key only (a worker never asks)."""
+        return f"postgresql {server_version(self.config.postgres_bin)}, {cluster_recipe()}"
 
     @property
     def server(self) -> Server:

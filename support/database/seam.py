@@ -48,8 +48,9 @@ class WorkerDatabase(Protocol):
 class Database(Protocol):
     """The run's database engine: the template's seed and each worker's copy."""
 
-    #: The engine's name and version, for the template's cache key.
-    identity: str
+    @property
+    def identity(self) -> str:
+        """The engine's name and version, for the template's cache key."""
 
     def seed_values(self, output: Path) -> dict[str, str]:
         """The placeholders of the template command, which writes into ``output``'s
