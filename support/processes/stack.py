@@ -244,6 +244,9 @@ class Stack:
             self.stop()
             raise
         self.report.total = self.clock() - started
+        # Said in the configured order, whichever answered first: workers' lines compare.
+        ready = self.report.services
+        self.report.services = {s.name: ready[s.name] for s in self.specs if s.name in ready}
         return self
 
     def _new_ports(self) -> dict[str, int]:
