@@ -74,6 +74,9 @@ class Controller:
     template: threading.Thread | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
+    #: Told each worker's stack line as the worker tells it (its stack is up or failed);
+    #: set before ``start``, it asks for the channel the workers tell it on.
+    on_stack: Callable[[str], None] | None = None
     #: The stacks of ``stackwright up`` this run claimed, when its workers attach to them.
     kept: KeptClaim | None = None
     _plan: KeptPlan | None = None
@@ -167,8 +170,10 @@ class Controller:
         )
 
     def _relay(self, relay: bool) -> str | None:
-        """Where the workers tell their streamed lines, when a relay is asked for."""
-        if relay and self.printer is not None and self.config.stream_logs:
+        """Where the workers tell their streamed lines and stack lines, when a relay is
+        asked for and someone listens."""
+        streamed = self.printer is not None and bool(self.config.stream_logs)
+        if relay and (streamed or self.on_stack is not None):
             return self._serve().address
         return None
 
@@ -180,10 +185,15 @@ class Controller:
         return self.channel
 
     def _answer(self, connection: Connection, name: str, args: dict[str, Any]) -> Any:
-        """A worker's call: ``line`` (a live log line to print) or ``run_state``."""
-        printer, watch = self.printer, self.run_watch
+        """A worker's call: ``line`` (a live log line to print), ``stack`` (its stack's
+        line) or ``run_state``."""
+        printer, watch, on_stack = self.printer, self.run_watch, self.on_stack
         if name == "line" and printer is not None:
             printer.print(str(args["worker"]), str(args["service"]), str(args["line"]))
+            return None
+        if name == "stack":
+            if on_stack is not None:
+                on_stack(str(args["line"]))
             return None
         if name == "run_state" and watch is not None:
             return watch.state.to_dict()

@@ -42,6 +42,11 @@ class LiveLine:
                 self._write("\r" + text.ljust(self._shown))
                 self._shown = len(text)
 
+    def relabel(self, label: str) -> None:
+        """Show ``label`` from the next draw on (the elapsed time goes on)."""
+        with self._lock:
+            self._label = label
+
     def say(self, line: str) -> None:
         """Print ``line`` above the live line."""
         with self._lock:
@@ -58,3 +63,65 @@ class LiveLine:
                 self._shown = 0
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join()
+
+
+class StackProgress:
+    """Under pytest-xdist, between the workers' start and the run's first result: a live
+    line counting the worker stacks that are up, each one's line said above it as it comes.
+
+    Shown only once ``show()`` is called (when nothing else writes to the terminal any
+    more until a result); a line that comes before is kept for then, one that comes
+    after ``stop()`` is dropped (the end-of-run summary has it).
+    """
+
+    def __init__(self, write: Callable[[str], None], workers: int, *, width: int = 100) -> None:
+        self._write = write
+        self._workers = workers
+        self._width = width
+        self._lock = threading.Lock()
+        self._ready: list[str] = []
+        self._live: LiveLine | None = None
+        self._stopped = False
+
+    @property
+    def showing(self) -> bool:
+        return self._live is not None and not self._stopped
+
+    def _label(self) -> str:
+        return f"stackwright: {len(self._ready)}/{self._workers} worker stacks up"
+
+    def show(self) -> None:
+        """Start the live line (once), with the lines that came before it above it."""
+        with self._lock:
+            if self._live is not None or self._stopped:
+                return
+            self._live = LiveLine(self._write, self._label(), width=self._width)
+            for line in self._ready:
+                self._live.say(f"stackwright: {line}")
+            self._live.start()
+
+    def stack_up(self, line: str) -> None:
+        """A worker's stack is up (or failed to start): its line, and one more counted."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._ready.append(line)
+            if self._live is not None:
+                self._live.say(f"stackwright: {line}")
+                self._live.relabel(self._label())
+
+    def say(self, line: str) -> bool:
+        """Print one of the run's lines above the live line; whether it was shown."""
+        with self._lock:
+            if self._live is None or self._stopped:
+                return False
+            self._live.say(f"stackwright: {line}")
+            return True
+
+    def stop(self) -> None:
+        """Clear the live line for good; idempotent."""
+        with self._lock:
+            self._stopped = True
+            live = self._live
+        if live is not None:
+            live.stop()

@@ -116,6 +116,13 @@ class Worker:
             return self.stack
         if self.stack_error is not None:
             raise self.stack_error
+        try:
+            return self._bring_up()
+        finally:  # once: the stack is kept, or its error is
+            if self.relay_client is not None and self.summary:
+                self.relay_client.stack(self.summary)
+
+    def _bring_up(self) -> Stack:
         if self.kept is not None and self._attach():
             assert self.stack is not None
             return self.stack

@@ -62,11 +62,18 @@ class RelayClient:
             self._channel = None
 
     def send(self, service: str, line: str) -> None:
+        self._tell("line", worker=self.worker, service=service, line=line)
+
+    def stack(self, line: str) -> None:
+        """This worker's stack is up, or failed to start: its summary line."""
+        self._tell("stack", line=line)
+
+    def _tell(self, name: str, **args: str) -> None:
         channel = self._channel
         if channel is None:
             return
         try:
-            channel.tell("line", worker=self.worker, service=service, line=line)
+            channel.tell(name, **args)
         except HarnessError:
             self._channel = None
 

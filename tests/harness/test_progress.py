@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
+import re
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
-from stackwright.support.progress import LiveLine
+from stackwright.support.progress import LiveLine, StackProgress
 
 pytest_plugins = ["pytester"]
 
@@ -48,3 +55,93 @@ def test_a_run_that_is_not_on_a_terminal_gets_plain_lines(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert "\r" not in result.stdout.str() and "opening the run" not in result.stdout.str()
+
+
+def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() -> None:
+    written: list[str] = []
+    progress = StackProgress(written.append, 2)
+    assert not progress.say("the web build: built in 1.00s"), "not shown yet: not said"
+    progress.stack_up("gw1: stack ready in 1.10s (web 1.00s)")  # before show: kept
+    assert written == [], "nothing is written before show()"
+    progress.show()
+    progress.show()
+    progress.stack_up("gw0: stack ready in 1.20s (web 1.10s)")
+    assert progress.say("the template database: built in 0.50s")
+    progress.stop()
+    count = len(written)
+    progress.stack_up("gw2: stack ready in 9.00s (web 9.00s)")
+    assert not progress.say("late") and len(written) == count, "nothing after stop()"
+    said = [piece.strip("\r\n ") for piece in written if piece.endswith("\n")]
+    assert said == [
+        "stackwright: gw1: stack ready in 1.10s (web 1.00s)",
+        "stackwright: gw0: stack ready in 1.20s (web 1.10s)",
+        "stackwright: the template database: built in 0.50s",
+    ]
+
+
+#: A service that takes two seconds to answer: its stack's start is long enough to see.
+SLOW_INI = """[pytest]
+addopts = -p stackwright.fixtures.plugin -p no:cacheprovider -p no:randomly
+services = web
+web_cmd = sh -c "sleep 2; exec {python} -m http.server {port} --bind {host}"
+"""
+
+
+def _on_a_terminal(folder: Path, *args: str) -> str:
+    """pytest run in ``folder`` on a pseudo-terminal (not in CI): all it wrote."""
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env["COLUMNS"] = "100"
+    main, side = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=side,
+        stderr=side,
+    )
+    os.close(side)
+    out = b""
+    with contextlib.suppress(OSError):  # EIO once the run closed the terminal
+        while chunk := os.read(main, 65536):
+            out += chunk
+    os.close(main)
+    assert process.wait(timeout=120) == 0, out.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
+
+
+def _shown_line(text: str) -> str:
+    """What a terminal shows on the last line of ``text``: each carriage return writes
+    over the line from its start."""
+    shown = ""
+    for piece in text.rsplit("\n", 1)[-1].split("\r"):
+        shown = piece + shown[len(piece) :]
+    return shown
+
+
+def test_under_xdist_the_live_line_counts_the_stacks_until_the_first_result(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=SLOW_INI)
+    pytester.makepyfile(test_web="def test_a(web_url): pass\n\ndef test_b(web_url): pass\n")
+    out = _on_a_terminal(pytester.path, "-n", "2")
+    after_xdist = out.split("2 workers [2 items]", 1)[1]
+    first = re.search(r"[\r\n]\.", after_xdist)  # the first result's dot, at a line's start
+    assert first, after_xdist
+    before_result, result = after_xdist[: first.start() + 1], after_xdist[first.end() :]
+    assert "\rstackwright: 0/2 worker stacks up 1." in before_result, before_result
+    said = re.search(r"\rstackwright: (gw\d): stack ready in \S+ \(web ", before_result)
+    assert said, "a stack's line is said as it comes, before the first result"
+    assert not _shown_line(before_result).strip(), "the live line is cleared before the dot"
+    assert "worker stacks up" not in result, "nothing is drawn after the first result"
+    assert f"{said.group(1)}: stack ready in" in result, "the summary has it too"
+
+
+@pytest.mark.parametrize("args", [["-v"], ["--stream-logs", "web"]], ids=["verbose", "streamed"])
+def test_where_other_lines_come_the_stacks_line_is_not_drawn(
+    pytester: pytest.Pytester, args: list[str]
+) -> None:
+    pytester.makefile(".ini", pytest=SLOW_INI)
+    pytester.makepyfile(test_web="def test_a(web_url): pass\n")
+    out = _on_a_terminal(pytester.path, "-n", "2", *args)
+    assert "worker stacks up" not in out and "1 passed" in out
