@@ -53,6 +53,10 @@ SERVER_OPTIONS = (
     "log_checkpoints=off",
     "log_line_prefix=%m [%p] %d ",
 )
+#: Whose a server log line is: its database, after the prefix above's time (%m: date, time,
+#: zone) and process; a worker's database is named as the worker. Server-wide lines
+#: name none.
+LINE_OWNER = r"^\S+ \S+ \S+ \[\d+\] (\S*) "
 #: Make the cluster on first start (or take the one restored from the cache), then
 #: become the server, its socket in its own data folder (private: mode 0700). Run by
 #: ``sh`` as the server's user; $1 bin, $2 data, $3 port, the rest its -c options.
@@ -164,6 +168,7 @@ def server_spec(bin_folder: Path, user: str, timeout: float) -> ServiceSpec:
         timeout=max(timeout, 60.0),
         scope="run",
         user=user,
+        log_owner=LINE_OWNER,
     )
 
 

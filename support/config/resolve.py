@@ -35,6 +35,7 @@ from stackwright.support.config.services import (
     env_lines,
     parse_alt_command,
     parse_interpreter,
+    parse_log_owner,
     parse_ready,
     parse_scope,
     placeholders_for,
@@ -281,6 +282,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
     timeout = values["service_timeout"]
     if _ini(sources, name, "timeout") and not sources.beats_ini(SERVICE_TIMEOUT_SETTING):
         timeout = parse_seconds(f"{name}_timeout (ini)", str(_ini(sources, name, "timeout")))
+    scope = parse_scope(name, _ini(sources, name, "scope"))
     spec = ServiceSpec(
         name=name,
         command=str(command).strip(),
@@ -289,7 +291,8 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         ready=parse_ready(name, _ini(sources, name, "ready"), _ini(sources, name, "ready_path")),
         timeout=timeout,
         preload=preload,
-        scope=parse_scope(name, _ini(sources, name, "scope")),
+        scope=scope,
+        log_owner=parse_log_owner(name, _ini(sources, name, "log_owner"), scope),
         python=parse_interpreter(name, _ini(sources, name, "python"), sources.root, sources.env),
         build=str(build or "").strip(),
         build_env=build_env,

@@ -66,6 +66,13 @@ SERVICE_KEYS: tuple[tuple[str, str], ...] = (
         "database (restored before it starts, so a cached seed does not run at all)",
     ),
     (
+        "log_owner",
+        "a run-scoped service only: a regex whose first group captures which worker a "
+        "line of its log is for ({worker}: gw0, gw1, main); a test's slice leaves out "
+        "another worker's lines, and keeps the lines without one (the PostgreSQL server "
+        "the harness runs has one: each line's database)",
+    ),
+    (
         "python",
         "the interpreter {python} names for this service and its preload server (a "
         "virtualenv of its own, another Python)",
@@ -194,6 +201,8 @@ class ServiceSpec(Command):
     #: The user it runs as when the harness runs as root ('' for the harness's own):
     #: the PostgreSQL server the harness adds, which refuses to run as root.
     user: str = ""
+    #: A run-scoped service's regex whose first group names the worker a log line is for.
+    log_owner: str = ""
 
     @property
     def needs_database(self) -> bool:
@@ -440,6 +449,29 @@ def parse_scope(name: str, raw: str | None) -> str:
     if scope not in SCOPES:
         raise ConfigError(f"{name}_scope = {raw!r}: use worker or run")
     return scope
+
+
+def parse_log_owner(name: str, raw: str | None, scope: str) -> str:
+    """``<name>_log_owner``: a regex with a group, on a run-scoped service."""
+    pattern = (raw or "").strip()
+    if not pattern:
+        return ""
+    key = f"{name}_log_owner"
+    if scope != "run":
+        raise ConfigError(
+            f"{key}: only a run-scoped service's log is shared by the workers; "
+            f"set {name}_scope = run, or remove {key}"
+        )
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as exc:
+        raise ConfigError(f"{key} = {pattern!r} is not a valid regex: {exc}") from None
+    if groups < 1:
+        raise ConfigError(
+            f"{key} = {pattern!r} captures nothing: put the worker's name in a group, "
+            r"e.g. bucket tests-(\w+)"
+        )
+    return pattern
 
 
 def parse_interpreter(name: str, raw: str | None, root: Path, env: Mapping[str, str]) -> str | None:

@@ -7,10 +7,11 @@ the test starts and read from there when it ends, never the worker's history.
 from __future__ import annotations
 
 import bisect
+import re
 import struct
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,20 +28,58 @@ class LogSlice:
     end: int
     text: str
     omitted: int = 0
+    #: Lines of other workers left out (a run-scoped service's ``log_owner``), and then
+    #: where each line of ``text`` begins in the log (its times are read from there).
+    left_out: int = 0
+    offsets: tuple[int, ...] = ()
 
     def tail(self, lines: int) -> str:
         """The last ``lines`` lines, bounded in characters too (see ``bounded_tail``)."""
         return "\n".join(bounded_tail(self.text, lines))
 
     def render(self) -> str:
-        """The slice as filed in the test's folder, with a note when it was capped."""
-        if not self.omitted:
-            return self.text
-        note = (
-            f"[... {self.omitted} earlier bytes of this test omitted (slice capped); "
-            f"full log: {self.source}, bytes {self.start}-{self.end}]\n"
-        )
+        """The slice as filed in the test's folder, with a note when it was capped or
+        other workers' lines were left out."""
+        note = ""
+        if self.omitted:
+            note += (
+                f"[... {self.omitted} earlier bytes of this test omitted (slice capped); "
+                f"full log: {self.source}, bytes {self.start}-{self.end}]\n"
+            )
+        if self.left_out:
+            note += (
+                f"[{self.left_out} lines of other workers left out; full log: {self.source}, "
+                f"bytes {self.start}-{self.end}]\n"
+            )
         return note + self.text
+
+    def line_starts(self) -> list[int]:
+        """Where each line of ``text`` begins in the log."""
+        if self.offsets:
+            return list(self.offsets)
+        starts, offset = [], self.start + self.omitted
+        for line in self.text.splitlines(keepends=True):
+            starts.append(offset)
+            offset += len(line.encode("utf-8", "replace"))
+        return starts
+
+    def own_lines(self, owner: re.Pattern[str], worker: str) -> LogSlice:
+        """This slice without the lines ``owner`` says are another worker's; a line it
+        does not match (a continuation) goes with the line before it."""
+        kept, starts, left_out, keep = [], [], 0, True
+        lines = self.text.splitlines(keepends=True)
+        for line, start in zip(lines, self.line_starts(), strict=True):
+            found = owner.match(line)
+            if found:
+                keep = found.group(1) in ("", worker)
+            if keep:
+                kept.append(line)
+                starts.append(start)
+            else:
+                left_out += 1
+        if not left_out:
+            return self
+        return replace(self, text="".join(kept), left_out=left_out, offsets=tuple(starts))
 
 
 #: Beside each service log, ``<log>.times``: one record per chunk read from the service,
@@ -98,19 +137,31 @@ class LogMarks:
     """Where each service log stood when a test's coverage began: its slices start there."""
 
     offsets: Mapping[str, tuple[Path, int]]
+    #: Whose lines a slice keeps, by service: (its owner regex, this worker's name).
+    owners: Mapping[str, tuple[re.Pattern[str], str]] = field(default_factory=dict)
 
     @classmethod
-    def take(cls, logs: Mapping[str, Path]) -> LogMarks:
+    def take(
+        cls, logs: Mapping[str, Path], owners: Mapping[str, tuple[str, str]] | None = None
+    ) -> LogMarks:
         sizes = mark(logs)
-        return cls({name: (path, sizes[name]) for name, path in logs.items()})
+        return cls(
+            {name: (path, sizes[name]) for name, path in logs.items()},
+            {name: (re.compile(regex), worker) for name, (regex, worker) in (owners or {}).items()},
+        )
 
     def read(self, *, cap_bytes: int) -> list[LogSlice]:
-        """What each log gained since its mark (each log that exists)."""
-        return [
-            read_slice(name, path, start, cap_bytes=cap_bytes)
-            for name, (path, start) in self.offsets.items()
-            if path.exists()
-        ]
+        """What each log gained since its mark (each log that exists), without the lines
+        of other workers where a service says whose its lines are."""
+        slices = []
+        for name, (path, start) in self.offsets.items():
+            if not path.exists():
+                continue
+            piece = read_slice(name, path, start, cap_bytes=cap_bytes)
+            if name in self.owners:
+                piece = piece.own_lines(*self.owners[name])
+            slices.append(piece)
+        return slices
 
 
 def read_slice(service: str, path: Path, start: int, *, cap_bytes: int) -> LogSlice:

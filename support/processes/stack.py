@@ -197,6 +197,18 @@ class Stack:
         return paths
 
     @property
+    def log_owners(self) -> dict[str, tuple[str, str]]:
+        """The run's services whose log says which worker each line is for: (the regex,
+        this worker). A slice keeps this worker's lines of them (see ``LogMarks``)."""
+        if self.scope != "worker":
+            return {}
+        return {
+            spec.name: (spec.log_owner, self.worker)
+            for spec in self.config.scoped("run")
+            if spec.log_owner
+        }
+
+    @property
     def run_dir(self) -> Path:
         """The folder of the run-scoped services this stack uses (their logs, their state)."""
         return Path(self.facts.run_dir or self.config.services_dir / "run")

@@ -29,13 +29,11 @@ def service_entries(piece: LogSlice, times: list[tuple[int, float]], read_at: fl
     ``read_at`` stands in for the time of a byte no record covers.
     """
     ends = [end for end, _ in times]
-    offset = piece.start + piece.omitted
     previous = 0.0
     entries = []
-    for line in piece.text.splitlines(keepends=True):
-        index = bisect.bisect_right(ends, offset)
+    for line, start in zip(piece.text.splitlines(keepends=True), piece.line_starts(), strict=True):
+        index = bisect.bisect_right(ends, start)
         read = times[index][1] if index < len(times) else read_at
-        offset += len(line.encode("utf-8", "replace"))
         text = line.rstrip("\r\n")
         if not text.strip():
             continue

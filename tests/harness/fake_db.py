@@ -2,7 +2,7 @@
 on a real SQLite file or a real PostgreSQL database.
 
     python fake_db.py seed URL                 # a table of 3 items; "seeded" in seed-runs.txt
-    python fake_db.py serve --port P --db URL  # GET /ready /count /bad, POST /add
+    python fake_db.py serve --port P --db URL  # GET /ready /count /bad[?mark=M], POST /add
 
 The backend keeps one connection, and when it finds it ended (the harness dropped and
 cloned its database for fresh_db) connects again, as a pool that checks its
@@ -70,9 +70,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/count":
             self._answer(200, self._query("select count(*) from items")[0][0])
-        elif self.path == "/bad":
+        elif self.path.startswith("/bad"):
+            mark = self.path.partition("?mark=")[2]  # a table named after the test
             try:
-                self._query("select * from no_such_table")
+                self._query(f'select * from "{mark}"' if mark else "select * from no_such_table")
             except Exception as exc:
                 self._answer(500, str(exc))
         else:

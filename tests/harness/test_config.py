@@ -435,3 +435,17 @@ def test_readiness_kinds_come_from_one_registry(ready: str, says: str) -> None:
         "cmd",
         "pg_isready -p 5432",
     )
+
+
+def test_a_run_services_log_owner_is_a_regex_with_a_group_on_a_run_service() -> None:
+    store = {"services": "gateway backend frontend store", "store_cmd": "store --port {port}"}
+    config = resolve(**store, store_scope="run", store_log_owner=r"bucket t-(\w+)")
+    assert config.service("store").log_owner == r"bucket t-(\w+)"
+    again = HarnessConfig.from_dict(config.to_dict())
+    assert again.service("store").log_owner == r"bucket t-(\w+)", "a worker gets it too"
+    with pytest.raises(ConfigError, match="store_log_owner: only a run-scoped service's log"):
+        resolve(**store, store_log_owner=r"bucket t-(\w+)")
+    with pytest.raises(ConfigError, match=r"store_log_owner = 'bucket \(' is not a valid regex"):
+        resolve(**store, store_scope="run", store_log_owner="bucket (")
+    with pytest.raises(ConfigError, match="captures nothing: put the worker's name in a group"):
+        resolve(**store, store_scope="run", store_log_owner=r"bucket t-\w+")

@@ -138,6 +138,63 @@ def test_the_servers_log_is_sliced_per_test_like_any_services(pytester: pytest.P
     result.stdout.fnmatch_lines(["run: stack ready in *(postgres *"])
 
 
+#: Two tests at once, one on each worker: both start, then each makes the server log an
+#: error naming its own mark and waits for the other's, so each one's slice spans both.
+AT_ONCE = (
+    CLIENT
+    + """
+import pathlib, time, urllib.error
+import pytest
+
+def _both(step, n):
+    pathlib.Path(f"{step}-{n}").touch()
+    other = "two" if n == "one" else "one"
+    deadline = time.monotonic() + 30
+    while not pathlib.Path(f"{step}-{other}").exists():
+        assert time.monotonic() < deadline, f"the other test never {step} alongside this one"
+        time.sleep(0.01)
+
+@pytest.mark.parametrize("n", ["one", "two"])
+def test_at_once(n, backend_url, worker_id):
+    pathlib.Path(f"worker-{n}.txt").write_text(worker_id)
+    _both("started", n)
+    try:
+        call(backend_url + f"/bad?mark=mark-{n}")
+    except urllib.error.HTTPError:
+        pass
+    _both("queried", n)
+    assert False, "fails, to file the server's slice"
+"""
+)
+
+
+def test_a_workers_slice_of_the_server_log_holds_its_own_database_lines_only(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=AT_ONCE)
+    result = pytester.runpytest_subprocess("-n", "2", "--junitxml", "junit.xml")
+    result.assert_outcomes(failed=2)
+    workers = {(pytester.path / f"worker-{n}.txt").read_text() for n in ("one", "two")}
+    assert workers == {"gw0", "gw1"}, "one test on each worker"
+    junit = (pytester.path / "junit.xml").read_text()
+    for n, other in (("one", "two"), ("two", "one")):
+        folder = pytester.path / "test-results" / f"test-db-py-test-at-once-{n}"
+        filed = (folder / "postgres.log").read_text()
+        assert f'relation "mark-{n}" does not exist' in filed
+        assert f"mark-{other}" not in filed, "another worker's lines are not this test's"
+        assert "lines of other workers left out; full log:" in filed
+        timeline = (folder / "timeline.txt").read_text()
+        assert f"mark-{n}" in timeline and f"mark-{other}" not in timeline
+    shown = result.stdout.str()
+    for n, other in (("one", "two"), ("two", "one")):
+        block = shown.split(f"test_at_once[{n}] _", 1)[1].split("_ test_at_once", 1)[0]
+        assert f'"mark-{n}"' in block and f'"mark-{other}"' not in block, block
+    assert junit.count('"mark-one" does not exist') == junit.count('"mark-two" does not exist')
+    full = (pytester.path / "test-results" / ".services" / "run" / "postgres.log").read_text()
+    assert '"mark-one"' in full and '"mark-two"' in full, "the full log keeps every line"
+
+
 SERVER_DIES = (
     CLIENT
     + FIND_RUN_SERVICE

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from stackwright.support.errors import tail_of
-from stackwright.support.processes.logs import file_slices, mark, read_slice
+from stackwright.support.processes.logs import LogMarks, file_slices, mark, read_slice
 from stackwright.support.text import TAIL_CHARS, TAIL_LINE_CHARS, bounded_tail
 
 
@@ -69,3 +70,44 @@ def test_many_long_lines_stop_at_the_character_bound() -> None:
     assert lines[0].startswith("[... earlier lines left out")
     assert lines[-1].startswith("99 ")  # the newest line is always kept
     assert bounded_tail("a\nb\nc", 2) == ["b", "c"]
+
+
+#: A shared server's log: each line names the worker it is for after the process id
+#: (PostgreSQL's "%m [%p] %d "), or none; an unprefixed line continues the one before.
+SHARED = (
+    "2026-12-05 10:00:00.001 UTC [10]  LOG:  checkpoint starting\n"
+    '2026-12-05 10:00:00.002 UTC [11] gw0 ERROR:  relation "mine" does not exist\n'
+    '2026-12-05 10:00:00.003 UTC [12] gw1 ERROR:  relation "theirs" does not exist\n'
+    "2026-12-05 10:00:00.004 UTC [12] gw1 STATEMENT:  select *\n"
+    "\tfrom theirs\n"
+    "2026-12-05 10:00:00.005 UTC [11] gw0 STATEMENT:  select * from mine\n"
+)
+OWNER = r"^\S+ \S+ \S+ \[\d+\] (\S*) "
+
+
+def test_a_shared_log_slice_keeps_this_workers_lines_and_the_servers(tmp_path: Path) -> None:
+    log = tmp_path / "postgres.log"
+    log.write_text("2026-12-05 09:59:59.000 UTC [10]  LOG:  before the test\n")
+    marks = LogMarks.take({"postgres": log}, {"postgres": (OWNER, "gw0")})
+    with log.open("a") as handle:
+        handle.write(SHARED)
+    (piece,) = marks.read(cap_bytes=1 << 20)
+    assert piece.text.splitlines() == [SHARED.splitlines()[n] for n in (0, 1, 5)]
+    assert piece.left_out == 3, "their error, its statement and the statement's second line"
+    assert piece.render().splitlines()[0] == (
+        f"[3 lines of other workers left out; full log: {log}, bytes {piece.start}-{piece.end}]"
+    )
+    starts = piece.line_starts()
+    assert [log.read_bytes()[at:].decode().splitlines()[0] for at in starts] == (
+        piece.text.splitlines()
+    ), "each kept line's place in the log, for its read time"
+    (whole,) = LogMarks({"postgres": (log, piece.start)}).read(cap_bytes=1 << 20)
+    assert whole.left_out == 0 and whole.text == SHARED, "without an owner, every line"
+
+
+def test_a_slice_with_no_other_workers_lines_is_the_slice_itself(tmp_path: Path) -> None:
+    log = tmp_path / "postgres.log"
+    log.write_text(SHARED.splitlines(keepends=True)[1])
+    piece = read_slice("postgres", log, 0, cap_bytes=1 << 20)
+    assert piece.own_lines(re.compile(OWNER), "gw0") is piece
+    assert piece.own_lines(re.compile(OWNER), "gw1").text == ""
