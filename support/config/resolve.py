@@ -129,7 +129,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
     names = service_names(sources.ini_value("services"), ini_name=sources.ini_name)
     settings = {"services", "stream_logs", *LINELIST_KEYS, *(s.ini for s in SETTINGS if s.ini)}
     unknown = sources.unknown_keys
-    check_service_keys(sources.ini if unknown is None else unknown, names, settings)
+    keys = sources.ini if unknown is None else unknown
+    check_service_keys(keys, names, settings, all_known=unknown is not None)
     values = {setting.field: sources.pick(setting) for setting in SETTINGS}
     server = _postgres_server(sources, names, values) if values["database"] == POSTGRESQL else None
     values["stream_logs"] = _stream_logs(sources, names if server is None else (SERVER, *names))

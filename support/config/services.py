@@ -398,10 +398,15 @@ def service_names(
     return tuple(words)
 
 
-def check_service_keys(keys: Iterable[str], names: Iterable[str], known: Iterable[str]) -> None:
+def check_service_keys(
+    keys: Iterable[str], names: Iterable[str], known: Iterable[str], *, all_known: bool = True
+) -> None:
     """ConfigError for a key that starts with a configured service's name but is none of
     its keys (``backend_redy``), naming the key it is closest to; ``known`` are the
-    other keys the ini may hold (the harness's settings, pytest's own)."""
+    other keys the ini may hold (the harness's settings, pytest's own). When ``known``
+    cannot be all of them (``stackwright up`` does not know pytest's and its plugins'
+    keys: a service named ``cache`` beside pytest's ``cache_dir``), only a key close to
+    one of a service's is refused."""
     suffixes = list(SERVICE_SUFFIXES)
     others = set(known)
     for key in keys:
@@ -410,6 +415,8 @@ def check_service_keys(keys: Iterable[str], names: Iterable[str], known: Iterabl
             if suffix == key or key in others or suffix in suffixes:
                 continue
             close = difflib.get_close_matches(suffix, suffixes, n=1, cutoff=0.6)
+            if not close and not all_known:
+                continue
             hint = f"did you mean {name}_{close[0]}? " if close else ""
             raise ConfigError(
                 f"{key}: the {name} service has no such key; {hint}its keys are "

@@ -449,3 +449,19 @@ def test_a_run_services_log_owner_is_a_regex_with_a_group_on_a_run_service() -> 
         resolve(**store, store_scope="run", store_log_owner="bucket (")
     with pytest.raises(ConfigError, match="captures nothing: put the worker's name in a group"):
         resolve(**store, store_scope="run", store_log_owner=r"bucket t-\w+")
+
+
+def test_up_which_cannot_know_pytests_keys_refuses_only_a_near_miss_of_a_services_key() -> None:
+    """A service named ``cache`` beside pytest's ``cache_dir``: ``stackwright up`` reads
+    the ini without pytest, so every key is "unknown" to it; pytest knows its own."""
+    ini = {**INI, "services": "cache backend", "cache_cmd": "redis --port {port}"}
+
+    def resolve_as(unknown: tuple[str, ...] | None, **keys: str) -> HarnessConfig:
+        sources = Sources(Path("/root"), "out", {}, {}, {**ini, **keys}, unknown_keys=unknown)
+        return resolve_config(sources)
+
+    assert resolve_as(None, cache_dir=".cache", cache_timeout="5").service("cache").timeout == 5
+    with pytest.raises(ConfigError, match="cache_redy: .* did you mean cache_ready"):
+        resolve_as(None, cache_redy="tcp")
+    with pytest.raises(ConfigError, match="cache_dirr: the cache service has no such key; its"):
+        resolve_as(("cache_dirr",), cache_dirr=".cache")  # pytest's account: nobody's key
