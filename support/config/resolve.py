@@ -162,6 +162,8 @@ def resolve_config(sources: Sources) -> HarnessConfig:
         check_spec(config.template, "template_db_cmd", template_placeholders(services), every, env)
     if config.database != SQLITE:
         _refuse_sqlite_path(config)
+    if server is not None:
+        _refuse_server_address(config)
     for step in config.build_steps:
         known = (*RUN_PLACEHOLDERS, *python_placeholders(names), BUILD)
         check_spec(step.spec, step.command_key, known, every, env)
@@ -206,6 +208,25 @@ def _refuse_sqlite_path(config: HarnessConfig) -> None:
         raise ConfigError(
             f"db_reset names {{db}}, but database = {config.database}: name {{db_url}} "
             f"instead, in {config.ini_name}"
+        )
+
+
+def _refuse_server_address(config: HarnessConfig) -> None:
+    """``{postgres_url}`` would be ``http://host:port``, not a database: a mistake."""
+    url = f"{SERVER}_url"
+    specs = [*config.services, *([config.template] if config.template else [])]
+    named = [spec.name for spec in specs if spec.names(url)]
+    texts = {"db_reset": config.db_reset, "page_url": config.page_url}
+    named += [key for key, text in texts.items() if f"{{{url}}}" in (text or "")]
+    if named:
+        key = named[0]
+        key = "template_db_cmd" if key == TEMPLATE else key
+        key = f"{key}_cmd (or _env)" if key in config.names else key
+        raise ConfigError(
+            f"{key} names {{{url}}}, but the PostgreSQL server the harness runs has no "
+            f"URL of its own to give (it listens on a socket in its data folder): name "
+            f"{{db_url}} instead (the URL of the worker's database, or the template's in "
+            f"template_db_cmd), in {config.ini_name}"
         )
 
 

@@ -461,7 +461,7 @@ def test_up_which_cannot_know_pytests_keys_refuses_only_a_near_miss_of_a_service
         return resolve_config(sources)
 
     assert resolve_as(None, cache_dir=".cache", cache_timeout="5").service("cache").timeout == 5
-    with pytest.raises(ConfigError, match="cache_redy: .* did you mean cache_ready"):
+    with pytest.raises(ConfigError, match=r"cache_redy: .* did you mean cache_ready"):
         resolve_as(None, cache_redy="tcp")
     with pytest.raises(ConfigError, match="cache_dirr: the cache service has no such key; its"):
         resolve_as(("cache_dirr",), cache_dirr=".cache")  # pytest's account: nobody's key

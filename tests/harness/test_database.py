@@ -319,6 +319,24 @@ def test_naming_the_sqlite_file_on_postgresql_says_to_name_db_url(tmp_path: Path
         _resolve(tmp_path, database="postgresql", template_db_cmd="seed {db}")
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("backend_cmd", "serve {postgres_url}", r"backend_cmd \(or _env\)"),
+        ("template_db_cmd", "seed {postgres_url}", "template_db_cmd"),
+        ("db_reset", "curl {postgres_url}", "db_reset"),
+    ],
+    ids=["service", "seed", "db_reset"],
+)
+def test_naming_the_servers_url_says_to_name_db_url(
+    tmp_path: Path, key: str, value: str, named: str
+) -> None:
+    """``{postgres_url}`` would be an http URL of a socket-only server: never a database."""
+    with pytest.raises(ConfigError, match=rf"^{named} names {{postgres_url}}, .*name {{db_url}}"):
+        _resolve(tmp_path, database="postgresql", **{key: value})
+    _resolve(tmp_path, database="postgresql", backend_env="PGPORT={postgres_port}")
+
+
 def test_a_server_folder_without_postgresql_says_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"postgres_bin is .*, which holds no initdb"):
         _resolve(tmp_path, database="postgresql", postgres_bin=str(tmp_path))
