@@ -123,7 +123,9 @@ def test_under_xdist_the_live_line_counts_the_stacks_until_the_first_result(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makefile(".ini", pytest=SLOW_INI)
-    pytester.makepyfile(test_web="def test_a(web_url): pass\n\ndef test_b(web_url): pass\n")
+    # Each test outlasts a redraw: the line is drawn again after the stacks' lines.
+    test = "import time\n\ndef test_a(web_url):\n    time.sleep(0.5)\n\n"
+    pytester.makepyfile(test_web=test + test.replace("test_a", "test_b"))
     out = _on_a_terminal(pytester.path, "-n", "2")
     after_xdist = out.split("2 workers [2 items]", 1)[1]
     first = re.search(r"[\r\n]\.", after_xdist)  # the first result's dot, at a line's start
@@ -134,6 +136,8 @@ def test_under_xdist_the_live_line_counts_the_stacks_until_the_first_result(
     assert said, "a stack's line is said as it comes, before the first result"
     assert not _shown_line(before_result).strip(), "the live line is cleared before the dot"
     assert "worker stacks up" not in result, "nothing is drawn after the first result"
+    progress = next(line for line in out.splitlines() if "[100%]" in line)
+    assert len(_shown_line(progress).rstrip()) <= 100, "pytest's count of its line is true"
     assert f"{said.group(1)}: stack ready in" in result, "the summary has it too"
 
 
