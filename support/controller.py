@@ -74,9 +74,9 @@ class Controller:
     template: threading.Thread | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
-    #: Told each worker's stack line as the worker tells it (its stack is up or failed);
+    #: Told each worker's stack line as the worker tells it, and whether its stack is up;
     #: set before ``start``, it asks for the channel the workers tell it on.
-    on_stack: Callable[[str], None] | None = None
+    on_stack: Callable[[str, bool], None] | None = None
     #: The stacks of ``stackwright up`` this run claimed, when its workers attach to them.
     kept: KeptClaim | None = None
     _plan: KeptPlan | None = None
@@ -193,7 +193,7 @@ class Controller:
             return None
         if name == "stack":
             if on_stack is not None:
-                on_stack(str(args["line"]))
+                on_stack(str(args["line"]), bool(args.get("up", True)))
             return None
         if name == "run_state" and watch is not None:
             return watch.state.to_dict()

@@ -79,7 +79,8 @@ class StackProgress:
         self._workers = workers
         self._width = width
         self._lock = threading.Lock()
-        self._ready: list[str] = []
+        self._lines: list[str] = []
+        self._up = 0
         self._live: LiveLine | None = None
         self._stopped = False
 
@@ -87,28 +88,34 @@ class StackProgress:
     def showing(self) -> bool:
         return self._live is not None and not self._stopped
 
-    def _label(self) -> str:
-        return f"stackwright: {len(self._ready)}/{self._workers} worker stacks up"
+    @property
+    def label(self) -> str:
+        """``stackwright: 1/2 worker stacks up`` (and how many failed)."""
+        failed = len(self._lines) - self._up
+        return f"stackwright: {self._up}/{self._workers} worker stacks up" + (
+            f", {failed} failed" if failed else ""
+        )
 
     def show(self) -> None:
         """Start the live line (once), with the lines that came before it above it."""
         with self._lock:
             if self._live is not None or self._stopped:
                 return
-            self._live = LiveLine(self._write, self._label(), width=self._width)
-            for line in self._ready:
+            self._live = LiveLine(self._write, self.label, width=self._width)
+            for line in self._lines:
                 self._live.say(f"stackwright: {line}")
             self._live.start()
 
-    def stack_up(self, line: str) -> None:
-        """A worker's stack is up (or failed to start): its line, and one more counted."""
+    def stack_up(self, line: str, up: bool = True) -> None:
+        """A worker's stack is up (or, not ``up``, failed to start): its line, counted."""
         with self._lock:
             if self._stopped:
                 return
-            self._ready.append(line)
+            self._lines.append(line)
+            self._up += up
             if self._live is not None:
                 self._live.say(f"stackwright: {line}")
-                self._live.relabel(self._label())
+                self._live.relabel(self.label)
 
     def say(self, line: str) -> bool:
         """Print one of the run's lines above the live line; whether it was shown."""

@@ -120,7 +120,7 @@ class Worker:
             return self._bring_up()
         finally:  # once: the stack is kept, or its error is
             if self.relay_client is not None and self.summary:
-                self.relay_client.stack(self.summary)
+                self.relay_client.stack(self.summary, up=self.stack is not None)
 
     def _bring_up(self) -> Stack:
         if self.kept is not None and self._attach():

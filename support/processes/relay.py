@@ -64,11 +64,11 @@ class RelayClient:
     def send(self, service: str, line: str) -> None:
         self._tell("line", worker=self.worker, service=service, line=line)
 
-    def stack(self, line: str) -> None:
+    def stack(self, line: str, *, up: bool) -> None:
         """This worker's stack is up, or failed to start: its summary line."""
-        self._tell("stack", line=line)
+        self._tell("stack", line=line, up=up)
 
-    def _tell(self, name: str, **args: str) -> None:
+    def _tell(self, name: str, **args: str | bool) -> None:
         channel = self._channel
         if channel is None:
             return

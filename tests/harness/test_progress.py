@@ -59,7 +59,7 @@ def test_a_run_that_is_not_on_a_terminal_gets_plain_lines(pytester: pytest.Pytes
 
 def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() -> None:
     written: list[str] = []
-    progress = StackProgress(written.append, 2)
+    progress = StackProgress(written.append, 3)
     assert not progress.say("the web build: built in 1.00s"), "not shown yet: not said"
     progress.stack_up("gw1: stack ready in 1.10s (web 1.00s)")  # before show: kept
     assert written == [], "nothing is written before show()"
@@ -67,6 +67,8 @@ def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() 
     progress.show()
     progress.stack_up("gw0: stack ready in 1.20s (web 1.10s)")
     assert progress.say("the template database: built in 0.50s")
+    progress.stack_up("gw3: stack failed to start (ExitedBeforeReady)", up=False)
+    assert progress.label == "stackwright: 2/3 worker stacks up, 1 failed"
     progress.stop()
     count = len(written)
     progress.stack_up("gw2: stack ready in 9.00s (web 9.00s)")
@@ -76,6 +78,7 @@ def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() 
         "stackwright: gw1: stack ready in 1.10s (web 1.00s)",
         "stackwright: gw0: stack ready in 1.20s (web 1.10s)",
         "stackwright: the template database: built in 0.50s",
+        "stackwright: gw3: stack failed to start (ExitedBeforeReady)",
     ]
 
 
