@@ -262,23 +262,25 @@ def _ini(sources: Sources, name: str, suffix: str) -> Any:
     return sources.ini_value(f"{name}_{suffix}")
 
 
-def _command_source(sources: Sources, name: str, dev: bool) -> tuple[str | None, str]:
-    """The service's command and the setting that gave it: its variable, then its
-    ``alt_cmd`` variable, then (in dev_services) its dev command, then the ini's."""
+def _command_source(sources: Sources, name: str, dev: bool) -> tuple[str | None, str, bool]:
+    """The service's command, the setting that gave it, and whether that is its ini
+    command: its variable, then its ``alt_cmd`` variable, then (in dev_services) its dev
+    command, then the ini's."""
     variable = cmd_variable(name, _ini(sources, name, "cmd_env"))
     if (command := sources.env_value(variable)) is not None:
-        return command, variable
+        return command, variable, False
     alternative = parse_alt_command(name, _ini(sources, name, "alt_cmd"))
     if alternative is not None and sources.env_value(alternative[0]) is not None:
-        return alternative[1], f"{alternative[0]} ({name}_alt_cmd in {sources.ini_name})"
+        source = f"{alternative[0]} ({name}_alt_cmd in {sources.ini_name})"
+        return alternative[1], source, False
     suffix = "dev_cmd" if dev else "cmd"
-    return _ini(sources, name, suffix), f"{name}_{suffix} in {sources.ini_name}"
+    return _ini(sources, name, suffix), f"{name}_{suffix} in {sources.ini_name}", True
 
 
 def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[ServiceSpec, str]:
     """The service's spec, and the setting its command came from (for error messages)."""
     dev = name in values["dev_services"]
-    command, source = _command_source(sources, name, dev)
+    command, source, ini_command = _command_source(sources, name, dev)
     if not command:
         raise ConfigError(
             f"no command for the {name} service: set {name}_cmd in {sources.ini_name} "
@@ -286,7 +288,6 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         )
     # Preload modules and the build belong to the ini's command: another command
     # (from a variable) gets neither.
-    ini_command = source.endswith(f"_cmd in {sources.ini_name}")
     preload = words(_ini(sources, name, "preload")) if ini_command else ()
     build = _ini(sources, name, "dev_build" if dev else "build") if ini_command else None
     env = env_lines(name, _ini(sources, name, "env") or ())
@@ -322,6 +323,7 @@ def _service(sources: Sources, name: str, values: Mapping[str, Any]) -> tuple[Se
         inputs=words(_ini(sources, name, "inputs")),
         build_timeout=build_timeout,
         dev=dev,
+        env_keys=(f"{name}_env", f"{name}_dev_env") if dev else (),
     )
     return spec, source
 

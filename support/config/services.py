@@ -139,6 +139,8 @@ class Command:
     timeout: float = 30.0
     #: The interpreter ``{python}`` names (None: the harness's).
     python: str | None = None
+    #: The ini keys its environment comes from, for messages (none given: ``<name>_env``).
+    env_keys: tuple[str, ...] = ()
 
     @property
     def interpreter(self) -> str:
@@ -351,11 +353,8 @@ def check_spec(
 def _key_of(spec: Command, what: str, source: str) -> str:
     """The ini key that holds ``what`` of ``spec`` (its command is set by ``source``):
     a placeholder typo in an env line is the env key's, not the command's."""
-    key = source.split()[0]
     if what.startswith("env "):
-        if key.endswith("_build") or key.startswith("template_db"):  # a run step's
-            return f"{key.removesuffix('_cmd')}_env"
-        return f"{spec.name}_env"
+        return " or ".join(spec.env_keys) or f"{spec.name}_env"
     if what == "ready":
         return f"{spec.name}_ready"
     return source

@@ -439,6 +439,7 @@ class HarnessConfig:
             cwd=self.template_cwd,
             env=self.template_env,
             timeout=self.template_timeout,
+            env_keys=("template_db_env",),
         )
 
     @property
@@ -501,6 +502,7 @@ class HarnessConfig:
                     "build_env": _pairs(spec["build_env"]),
                     "build_inputs": tuple(spec["build_inputs"]),
                     "inputs": tuple(spec.get("inputs", ())),
+                    "env_keys": tuple(spec.get("env_keys", ())),
                     "ready": tuple(spec["ready"]),
                     "preload": tuple(spec["preload"]),
                 }
@@ -529,6 +531,7 @@ def _build_step(spec: ServiceSpec, ini: str) -> RunStep:
         env=spec.build_env,
         timeout=spec.build_timeout,
         python=spec.python,
+        env_keys=(f"{spec.name}_build_env", *([f"{spec.name}_dev_env"] if spec.dev else [])),
     )
     return RunStep(
         command,

@@ -465,3 +465,19 @@ def test_up_which_cannot_know_pytests_keys_refuses_only_a_near_miss_of_a_service
         resolve_as(None, cache_redy="tcp")
     with pytest.raises(ConfigError, match="cache_dirr: the cache service has no such key; its"):
         resolve_as(("cache_dirr",), cache_dirr=".cache")  # pytest's account: nobody's key
+
+
+def test_a_placeholder_typo_in_an_environment_names_the_keys_it_may_be_in() -> None:
+    """Each command says which ini keys its environment comes from: no key is read back
+    out of a message's text."""
+    typo = "X={prot}"
+    with pytest.raises(ConfigError, match=r"\(set by template_db_env\)"):
+        resolve(template_db_cmd="seed {db}", template_db_env=typo)
+    built = {"frontend_build": "vite build --outDir {build}"}
+    with pytest.raises(ConfigError, match=r"\(set by frontend_build_env\)"):
+        resolve(**built, frontend_build_env=typo)
+    dev = {**built, "dev_services": "frontend backend", "frontend_dev_build": "prebundle {build}"}
+    with pytest.raises(ConfigError, match=r"\(set by frontend_build_env or frontend_dev_env\)"):
+        resolve(**dev, frontend_build_env=typo)
+    with pytest.raises(ConfigError, match=r"\(set by frontend_env or frontend_dev_env\)"):
+        resolve(**dev, frontend_dev_env=typo)  # the service's, checked first, has it too
