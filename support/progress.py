@@ -85,15 +85,14 @@ class StackProgress:
         self._stopped = False
 
     @property
-    def showing(self) -> bool:
-        return self._live is not None and not self._stopped
-
-    @property
     def label(self) -> str:
         """``stackwright: 1/2 worker stacks up`` (and how many failed)."""
         failed = len(self._lines) - self._up
-        return f"stackwright: {self._up}/{self._workers} worker stacks up" + (
-            f", {failed} failed" if failed else ""
+        done = "; the first tests run" if len(self._lines) >= self._workers else ""
+        return (
+            f"stackwright: {self._up}/{self._workers} worker stacks up"
+            + (f", {failed} failed" if failed else "")
+            + done
         )
 
     def show(self) -> None:

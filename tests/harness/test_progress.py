@@ -68,7 +68,7 @@ def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() 
     progress.stack_up("gw0: stack ready in 1.20s (web 1.10s)")
     assert progress.say("the template database: built in 0.50s")
     progress.stack_up("gw3: stack failed to start (ExitedBeforeReady)", up=False)
-    assert progress.label == "stackwright: 2/3 worker stacks up, 1 failed"
+    assert progress.label == "stackwright: 2/3 worker stacks up, 1 failed; the first tests run"
     progress.stop()
     count = len(written)
     progress.stack_up("gw2: stack ready in 9.00s (web 9.00s)")
