@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Self
 
 
 class LiveLine:
@@ -27,7 +28,7 @@ class LiveLine:
         self._shown = 0
         self._thread = threading.Thread(target=self._run, name="live-line", daemon=True)
 
-    def start(self) -> LiveLine:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -39,8 +40,15 @@ class LiveLine:
         text = f"{self._label} {time.monotonic() - self._started:.1f}s"[: self._width]
         with self._lock:
             if not self._done.is_set():
-                self._write("\r" + text.ljust(self._shown))
+                self._write(self._frame(text))
                 self._shown = len(text)
+
+    def _frame(self, text: str) -> str:
+        """What draws ``text`` over the last one."""
+        return "\r" + text.ljust(self._shown)
+
+    def _clear(self) -> str:
+        return "\r" + " " * self._shown + "\r"
 
     def relabel(self, label: str) -> None:
         """Show ``label`` from the next draw on (the elapsed time goes on)."""
@@ -59,10 +67,26 @@ class LiveLine:
             if not self._done.is_set():
                 self._done.set()
                 if self._shown:
-                    self._write("\r" + " " * self._shown + "\r")
+                    self._write(self._clear())
                 self._shown = 0
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join()
+
+
+class InlineLiveLine(LiveLine):
+    """A live line drawn after what the terminal's line already holds (a test's name),
+    the cursor put back where it was after each draw, and the text erased at the end:
+    whoever wrote the line goes on writing it as if nothing was drawn (ANSI: save and
+    restore the cursor, erase to the end of the line). Nothing can be said above it."""
+
+    def _frame(self, text: str) -> str:
+        return f"\x1b7\x1b[K{text}\x1b8"
+
+    def _clear(self) -> str:
+        return "\x1b[K"
+
+    def say(self, line: str) -> None:
+        raise NotImplementedError("an inline live line cannot print a line above it")
 
 
 class StackProgress:

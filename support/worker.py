@@ -89,6 +89,12 @@ class Worker:
             self._booting = threading.Thread(target=self._boot, name="stack-boot", daemon=True)
             self._booting.start()
 
+    @property
+    def booting(self) -> bool:
+        """Whether the early start of this worker's stack is still going on."""
+        booting = self._booting
+        return booting is not None and booting.is_alive()
+
     def _boot(self) -> None:
         try:
             self._start_stack()

@@ -90,10 +90,10 @@ web_cmd = sh -c "sleep 2; exec {python} -m http.server {port} --bind {host}"
 """
 
 
-def _on_a_terminal(folder: Path, *args: str) -> str:
+def _on_a_terminal(folder: Path, *args: str, raw: bool = False) -> str:
     """pytest run in ``folder`` on a pseudo-terminal (not in CI): all it wrote."""
     env = {key: value for key, value in os.environ.items() if key != "CI"}
-    env["COLUMNS"] = "100"
+    env.update(COLUMNS="100", TERM="xterm")
     main, side = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", *args],
@@ -110,7 +110,8 @@ def _on_a_terminal(folder: Path, *args: str) -> str:
             out += chunk
     os.close(main)
     assert process.wait(timeout=120) == 0, out.decode(errors="replace")
-    return re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
+    text = out.decode(errors="replace")
+    return text if raw else re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def _shown_line(text: str) -> str:
@@ -144,11 +145,40 @@ def test_under_xdist_the_live_line_counts_the_stacks_until_the_first_result(
     assert f"{said.group(1)}: stack ready in" in result, "the summary has it too"
 
 
-@pytest.mark.parametrize("args", [["-v"], ["--stream-logs", "web"]], ids=["verbose", "streamed"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "2", "-v"],
+        ["-n", "2", "--stream-logs", "web"],
+        ["-n", "0", "-s"],
+        ["-n", "0", "-o", "log_cli=true"],
+        ["-n", "0", "--stream-logs", "web"],
+    ],
+    ids=["verbose", "streamed", "no-capture", "live-logging", "streamed-n0"],
+)
 def test_where_other_lines_come_the_stacks_line_is_not_drawn(
     pytester: pytest.Pytester, args: list[str]
 ) -> None:
     pytester.makefile(".ini", pytest=SLOW_INI)
     pytester.makepyfile(test_web="def test_a(web_url): pass\n")
-    out = _on_a_terminal(pytester.path, "-n", "2", *args)
-    assert "worker stacks up" not in out and "1 passed" in out
+    out = _on_a_terminal(pytester.path, *args)
+    assert "worker stacks up" not in out and "stack starting" not in out
+    assert "1 passed" in out
+
+
+def test_without_xdist_a_test_waiting_for_the_stack_shows_it_after_its_name(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".ini", pytest=SLOW_INI)
+    pytester.makepyfile(test_web="def test_a(web_url): pass\n\ndef test_b(web_url): pass\n")
+    raw = _on_a_terminal(pytester.path, "-n", "0", raw=True)
+    rest = raw.partition("test_web.py ")[2]
+    drawn, _, result = rest.rpartition("\x1b[K")  # the last erase: then the first result
+    assert drawn.startswith("\x1b7\x1b[K stackwright: main stack starting 0."), drawn[:80]
+    assert drawn.endswith("\x1b8"), "the cursor is put back after each draw"
+    assert re.match(r"(\x1b\[[0-9;]*m)?\.", result), result[:80]
+    assert "stack starting" not in result, "nothing is drawn after the wait"
+    line = next(s for s in raw.splitlines() if "[100%]" in s)
+    # What the terminal shows: each frame is undone by the cursor's return, then erased.
+    progress = re.sub(r"\x1b\[[0-9;]*[mK]", "", re.sub(r"\x1b7.*?\x1b8", "", line))
+    assert progress.rstrip().startswith("test_web.py ..") and len(progress.rstrip()) <= 100
