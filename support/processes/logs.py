@@ -17,6 +17,9 @@ from typing import BinaryIO
 
 from stackwright.support.text import bounded_tail
 
+#: How the harness names a worker: ``main`` without xdist, else xdist's ``gw0``, ``gw1``...
+WORKER_NAME = re.compile(r"^(main|gw\d+)$")
+
 
 @dataclass(frozen=True)
 class LogSlice:
@@ -64,14 +67,16 @@ class LogSlice:
         return starts
 
     def own_lines(self, owner: re.Pattern[str], worker: str) -> LogSlice:
-        """This slice without the lines ``owner`` says are another worker's; a line it
-        does not match (a continuation) goes with the line before it."""
+        """This slice without the lines ``owner`` says are another worker's (the lines
+        of no worker stay: the server's own, its maintenance database's); a line it does
+        not match (a continuation) goes with the line before it."""
         kept, starts, left_out, keep = [], [], 0, True
         lines = self.text.splitlines(keepends=True)
         for line, start in zip(lines, self.line_starts(), strict=True):
             found = owner.match(line)
             if found:
-                keep = found.group(1) in ("", worker)
+                whose = found.group(1) or ""
+                keep = whose == worker or not WORKER_NAME.match(whose)
             if keep:
                 kept.append(line)
                 starts.append(start)

@@ -81,6 +81,8 @@ SHARED = (
     "2026-12-05 10:00:00.004 UTC [12] gw1 STATEMENT:  select *\n"
     "\tfrom theirs\n"
     "2026-12-05 10:00:00.005 UTC [11] gw0 STATEMENT:  select * from mine\n"
+    "2026-12-05 10:00:00.006 UTC [13] postgres ERROR:  a maintenance query failed\n"
+    "2026-12-05 10:00:00.007 UTC [14] main LOG:  another run's worker\n"
 )
 OWNER = r"^\S+ \S+ \S+ \[\d+\] (\S*) "
 
@@ -92,10 +94,10 @@ def test_a_shared_log_slice_keeps_this_workers_lines_and_the_servers(tmp_path: P
     with log.open("a") as handle:
         handle.write(SHARED)
     (piece,) = marks.read(cap_bytes=1 << 20)
-    assert piece.text.splitlines() == [SHARED.splitlines()[n] for n in (0, 1, 5)]
-    assert piece.left_out == 3, "their error, its statement and the statement's second line"
+    assert piece.text.splitlines() == [SHARED.splitlines()[n] for n in (0, 1, 5, 6)]
+    assert piece.left_out == 4, "their error, its statement, its second line, main's"
     assert piece.render().splitlines()[0] == (
-        f"[3 lines of other workers left out; full log: {log}, bytes {piece.start}-{piece.end}]"
+        f"[4 lines of other workers left out; full log: {log}, bytes {piece.start}-{piece.end}]"
     )
     starts = piece.line_starts()
     assert [log.read_bytes()[at:].decode().splitlines()[0] for at in starts] == (
