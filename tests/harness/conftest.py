@@ -164,6 +164,12 @@ def make_config(tmp_path: Path, launch: str) -> Callable[..., HarnessConfig]:
     return make
 
 
+def ctrl_c_reaches_it() -> None:
+    """In a child about to run: SIGINT does what Ctrl-C at a terminal does, even when this
+    suite runs as a background job of a script (whose children inherit SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_up(pytester: pytest.Pytester, *args: str) -> subprocess.Popen[str]:
     """``stackwright up`` in the suite's folder, once it says its stacks are ready. It gets
     the environment pytester gives a run (PYTHONPATH included), or the run would rightly
@@ -176,6 +182,7 @@ def start_up(pytester: pytest.Pytester, *args: str) -> subprocess.Popen[str]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
+            preexec_fn=ctrl_c_reaches_it,
         )
     deadline = time.monotonic() + 60
     while "stackwright: ready in" not in log.read_text():

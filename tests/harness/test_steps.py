@@ -22,7 +22,7 @@ from stackwright.support.errors import ConfigError, StepFailed
 from stackwright.support.steps.cache import TAG, TAG_TEXT, StepCache, bytes_of
 from stackwright.support.steps.runner import StepRunner
 
-from .conftest import alive
+from .conftest import alive, ctrl_c_reaches_it
 
 BUILD = Path(__file__).with_name("fake_build.py")
 
@@ -432,6 +432,7 @@ def _pytest(pytester: pytest.Pytester, *args: str, **env: str) -> subprocess.Pop
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=ctrl_c_reaches_it,
     )
 
 
