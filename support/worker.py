@@ -285,11 +285,16 @@ class Worker:
             self._stopped, self.stack = self.stack, None
 
     def remove_files(self) -> None:
-        """Remove the worker's folder unless asked to keep it or something failed."""
+        """Remove the worker's folder unless asked to keep it or something failed; a kept
+        one holds the worker's database (on a server, a dump of it)."""
         stopped = self._stopped
-        if stopped is not None and not (
-            self.config.keep_service_files or self.any_failed or self.stack_error
-        ):
+        if stopped is None:
+            return
+        if self.config.keep_service_files or self.any_failed or self.stack_error:
+            kept = stopped.keep_database()
+            if kept:
+                self.casualties.append(f"{self.worker}: {kept}")
+        else:
             stopped.remove_files()
 
     def _start_watchdog(self) -> None:

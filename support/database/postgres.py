@@ -29,6 +29,9 @@ from stackwright.support.config.database import (
 from stackwright.support.errors import ConfigError, DatabaseUnavailable
 
 CONNECT_TIMEOUT = 10
+#: A kept worker's database, in its folder; what pg_dump may take to write it.
+DUMP = "db.sql"
+DUMP_TIMEOUT = 120
 
 
 def _driver() -> Any:
@@ -187,7 +190,7 @@ class PostgresDatabase:
 
     def worker(self, name: str, folder: Path) -> PostgresWorker:
         template = TEMPLATE_DB if self.config.template_cmd else None
-        return PostgresWorker(self.server, name, template)
+        return PostgresWorker(self.server, name, template, folder)
 
     def close(self) -> None:
         if self._server is not None:
@@ -197,10 +200,11 @@ class PostgresDatabase:
 class PostgresWorker:
     """A worker's database: a clone of the template, named after the worker."""
 
-    def __init__(self, server: Server, name: str, template: str | None) -> None:
+    def __init__(self, server: Server, name: str, template: str | None, folder: Path) -> None:
         self.server = server
         self.name = name
         self.template = template
+        self.folder = folder
         self.values = {"db_url": server.url(name)}
 
     def create(self) -> None:
@@ -209,6 +213,25 @@ class PostgresWorker:
     def restore(self) -> dict[str, Any]:
         clone(self.server, self.name, self.template)
         return {"status": "restored", "database": self.name, "template": self.template}
+
+    def keep(self) -> str:
+        """The database dumped as SQL into the worker's folder (``pg_dump``; the server's
+        data folder goes with the run), whole or not at all."""
+        target = self.folder / DUMP
+        partial = target.with_name(f".{DUMP}.partial")
+        command = [str(Path(self.server.config.postgres_bin or "") / "pg_dump"), "--no-owner"]
+        command += ["--file", str(partial), "--dbname", self.server.url(self.name)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=DUMP_TIMEOUT)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            why = str(exc)
+        else:
+            why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[0]
+            if done.returncode == 0:
+                partial.replace(target)
+                return f"database {self.name} kept as {target} (psql -f loads it)"
+        partial.unlink(missing_ok=True)
+        return f"database {self.name} not kept: {why}"
 
     def close(self) -> None:
         self.server.close()

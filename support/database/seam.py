@@ -42,6 +42,11 @@ class WorkerDatabase(Protocol):
         """Give it back the template's data while its services keep running; what was
         done."""
 
+    def keep(self) -> str:
+        """Leave its data in the worker's folder for a person to read after the run (the
+        folder is kept: a test failed); a line saying where, or why not ('' when there
+        is nothing to say: a SQLite file is there already)."""
+
     def close(self) -> None: ...
 
 

@@ -71,5 +71,8 @@ class SqliteWorker:
             target.close()
         return {"status": "restored", "template": str(template)}
 
+    def keep(self) -> str:
+        return ""  # the file is in the worker's folder
+
     def close(self) -> None:
         pass

@@ -581,6 +581,14 @@ class Stack:
                 codes[name] = process.stop(STOP_GRACE)
         return codes
 
+    def keep_database(self) -> str:
+        """This worker's database left in its kept folder for a person to read; a line
+        saying where or why not ('' when nothing is said). A kept stack's files are its
+        keeper's."""
+        if self.keeper is not None or self._database is None:
+            return ""
+        return self._database.keep()
+
     def remove_files(self) -> None:
         if self.keeper is None:  # a kept stack's files are its keeper's
             shutil.rmtree(self.worker_dir, ignore_errors=True)

@@ -138,6 +138,57 @@ def test_the_servers_log_is_sliced_per_test_like_any_services(pytester: pytest.P
     result.stdout.fnmatch_lines(["run: stack ready in *(postgres *"])
 
 
+WRITES_THEN_FAILS = (
+    CLIENT
+    + """
+import pytest
+
+@pytest.mark.parametrize("n", range(2))
+def test_writes_then_fails(n, backend_url):
+    call(backend_url + "/add", "POST")
+    assert False, "fails, to keep the worker's database"
+"""
+)
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_failed_run_keeps_each_workers_database_as_a_dump(
+    pytester: pytest.Pytester, workers: str
+) -> None:
+    """The server's data goes with the run; what a failed worker wrote stays, as SQL."""
+    pytester.makefile(".ini", pytest=ini(POSTGRESQL))
+    pytester.makepyfile(test_db=WRITES_THEN_FAILS)
+    result = pytester.runpytest_subprocess("-n", workers)
+    result.assert_outcomes(failed=2)
+    names = ["main"] if workers == "0" else ["gw0", "gw1"]
+    services = pytester.path / "test-results" / ".services"
+    for name in names:
+        dump = (services / name / "db.sql").read_text()
+        assert "CREATE TABLE public.items" in dump and "\tadded\n" in dump, dump[-400:]
+        result.stdout.fnmatch_lines([f"{name}: database {name} kept as */{name}/db.sql *"])
+    assert not list(services.rglob(".db.sql.partial")), "written whole or not at all"
+    if workers == "0":  # what the docs say of it: psql -f loads it
+        (pytester.path / "kept.sql").write_text((services / "main" / "db.sql").read_text())
+        pytester.makepyfile(test_db=LOADS_THE_DUMP)
+        pytester.runpytest_subprocess("-n", "0").assert_outcomes(passed=1)
+
+
+LOADS_THE_DUMP = """
+import pathlib, subprocess
+import psycopg
+
+def test_psql_loads_it(db_url, harness_config):
+    with psycopg.connect(db_url, autocommit=True) as db:
+        db.execute("CREATE DATABASE loaded")
+    loaded = db_url.replace("/main?", "/loaded?")
+    psql = pathlib.Path(harness_config.postgres_bin) / "psql"
+    command = [psql, "-q", "-v", "ON_ERROR_STOP=1", "-d", loaded, "-f", "kept.sql"]
+    subprocess.run(command, check=True)
+    with psycopg.connect(loaded) as db:  # both tests wrote on the one worker
+        assert db.execute("select count(*) from items where name = 'added'").fetchone() == (2,)
+"""
+
+
 #: Two tests at once, one on each worker: both start, then each makes the server log an
 #: error naming its own mark and waits for the other's, so each one's slice spans both.
 AT_ONCE = (
