@@ -42,6 +42,7 @@ from stackwright.support.processes import (
     choose_run_base,
     start_servers,
 )
+from stackwright.support.progress import StackProgress
 from stackwright.support.results import OutputClaim, claim_output_dir
 from stackwright.support.steps import StepCache, StepRunner, bytes_of
 
@@ -74,9 +75,9 @@ class Controller:
     template: threading.Thread | None = None
     #: Told at once about long work as it starts (a build, and why it is not cached).
     say: Callable[[str], None] | None = None
-    #: Told each worker's stack line as the worker tells it, and whether its stack is up;
-    #: set before ``start``, it asks for the channel the workers tell it on.
-    on_stack: Callable[[str, bool], None] | None = None
+    #: Told what the workers tell of their stacks' start (each service ready, each
+    #: stack's line); set before ``start``, it asks for the channel they tell it on.
+    progress: StackProgress | None = None
     #: The stacks of ``stackwright up`` this run claimed, when its workers attach to them.
     kept: KeptClaim | None = None
     _plan: KeptPlan | None = None
@@ -173,7 +174,7 @@ class Controller:
         """Where the workers tell their streamed lines and stack lines, when a relay is
         asked for and someone listens."""
         streamed = self.printer is not None and bool(self.config.stream_logs)
-        if relay and (streamed or self.on_stack is not None):
+        if relay and (streamed or self.progress is not None):
             return self._serve().address
         return None
 
@@ -185,15 +186,19 @@ class Controller:
         return self.channel
 
     def _answer(self, connection: Connection, name: str, args: dict[str, Any]) -> Any:
-        """A worker's call: ``line`` (a live log line to print), ``stack`` (its stack's
-        line) or ``run_state``."""
-        printer, watch, on_stack = self.printer, self.run_watch, self.on_stack
+        """A worker's call: ``line`` (a live log line to print), ``ready`` (a service of
+        its stack), ``stack`` (its stack's line) or ``run_state``."""
+        printer, watch, progress = self.printer, self.run_watch, self.progress
         if name == "line" and printer is not None:
             printer.print(str(args["worker"]), str(args["service"]), str(args["line"]))
             return None
-        if name == "stack":
-            if on_stack is not None:
-                on_stack(str(args["line"]), bool(args.get("up", True)))
+        if name in ("ready", "stack"):
+            if progress is None:
+                return None
+            if name == "ready":
+                progress.service_ready(str(args["worker"]), str(args["service"]))
+            else:
+                progress.stack_up(str(args["line"]), bool(args["up"]), str(args["worker"]))
             return None
         if name == "run_state" and watch is not None:
             return watch.state.to_dict()

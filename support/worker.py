@@ -70,6 +70,8 @@ class Worker:
     _stopped: Stack | None = None
     #: The early start of this worker's stack, and what it raised.
     _booting: threading.Thread | None = None
+    #: The services of its stack not ready yet, while the stack starts.
+    starting: list[str] = field(default_factory=list)
     _boot_failure: BaseException | None = None
 
     def on_line(self, service: str, line: str) -> None:
@@ -88,6 +90,12 @@ class Worker:
         if self._booting is None and self.stack is None and self.stack_error is None:
             self._booting = threading.Thread(target=self._boot, name="stack-boot", daemon=True)
             self._booting.start()
+
+    def _ready(self, service: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.starting.remove(service)
+        if self.relay_client is not None:
+            self.relay_client.ready(service)
 
     @property
     def booting(self) -> bool:
@@ -139,7 +147,9 @@ class Worker:
             worker_index=self.worker_index,
             base_env=self.base_env,
             on_line=self.on_line,
+            on_ready=self._ready,
         )
+        self.starting = [spec.name for spec in stack.specs]
         try:
             self.stack = stack.start()
         except HarnessError as exc:

@@ -64,9 +64,13 @@ class RelayClient:
     def send(self, service: str, line: str) -> None:
         self._tell("line", worker=self.worker, service=service, line=line)
 
+    def ready(self, service: str) -> None:
+        """A service of this worker's stack is ready (while the stack starts)."""
+        self._tell("ready", worker=self.worker, service=service)
+
     def stack(self, line: str, *, up: bool) -> None:
         """This worker's stack is up, or failed to start: its summary line."""
-        self._tell("stack", line=line, up=up)
+        self._tell("stack", worker=self.worker, line=line, up=up)
 
     def _tell(self, name: str, **args: str | bool) -> None:
         channel = self._channel

@@ -151,6 +151,7 @@ class Stack:
         sequential: bool = False,
         worker_dir: Path | None = None,
         keeper: Keeper | None = None,
+        on_ready: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.facts = facts
@@ -166,6 +167,8 @@ class Stack:
         self.ports = PortAllocator(facts.port_base, block, facts.port_block, host=config.host)
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.on_line = on_line
+        #: Told each service's name as it becomes ready.
+        self.on_ready = on_ready
         self.clock = clock
         self.sequential = sequential
         self.processes: dict[str, ServiceProcess] = {}
@@ -401,6 +404,8 @@ class Stack:
             self.report.services[name] = probe.ready_at - process.started_at  # type: ignore[operator]
             if process.preloaded:
                 self.report.preloaded.add(name)
+            if self.on_ready is not None:
+                self.on_ready(name)
             return
         spec = self.config.service(name)
         if probe.refused_for() >= REFUSED_LIMIT and isinstance(probe.last, int):

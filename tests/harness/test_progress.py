@@ -82,6 +82,23 @@ def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() 
     ]
 
 
+def test_the_stacks_line_names_the_services_still_starting() -> None:
+    progress = StackProgress(lambda text: None, 2, ["backend", "gateway", "frontend"])
+    waiting = "stackwright: 0/2 worker stacks up, waiting for"
+    assert progress.label == f"{waiting} backend, gateway, frontend"
+    progress.service_ready("gw0", "backend")
+    progress.service_ready("gw0", "gateway")
+    assert progress.label == f"{waiting} backend, gateway, frontend", "gw1: not heard of yet"
+    for service in ("backend", "gateway"):
+        progress.service_ready("gw1", service)
+    assert progress.label == f"{waiting} frontend"
+    progress.stack_up("gw0: stack failed to start (ReadinessTimeout)", False, "gw0")
+    assert progress.label == "stackwright: 0/2 worker stacks up, 1 failed, waiting for frontend"
+    progress.service_ready("gw1", "frontend")
+    progress.stack_up("gw1: stack ready in 3.00s (...)", True, "gw1")
+    assert progress.label == "stackwright: 1/2 worker stacks up, 1 failed; the first tests run"
+
+
 #: A service that takes three seconds to answer: its stack's start outlasts pytest's
 #: collection, so a test waits for it.
 SLOW_INI = """[pytest]
@@ -138,6 +155,7 @@ def test_under_xdist_the_live_line_counts_the_stacks_until_the_first_result(
     before_result, result = after_xdist[: first.start() + 1], after_xdist[first.end() :]
     # Counted while it waits (how far the count got before the line showed is timing's).
     assert re.search(r"\rstackwright: [0-2]/2 worker stacks up", before_result), before_result
+    assert "worker stacks up, waiting for web " in before_result, "it names what it waits for"
     said = re.search(r"\rstackwright: (gw\d): stack ready in \S+ \(web ", before_result)
     assert said, "a stack's line is said as it comes, before the first result"
     assert not _shown_line(before_result).strip(), "the live line is cleared before the dot"
@@ -176,7 +194,7 @@ def test_without_xdist_a_test_waiting_for_the_stack_shows_it_after_its_name(
     raw = _on_a_terminal(pytester.path, "-n", "0", raw=True)
     rest = raw.partition("test_web.py ")[2]
     drawn, _, result = rest.rpartition("\x1b[K")  # the last erase: then the first result
-    assert drawn.startswith("\x1b7\x1b[K stackwright: main stack starting 0."), drawn[:80]
+    assert drawn.startswith("\x1b7\x1b[K stackwright: main stack starting (web) 0."), drawn[:80]
     assert drawn.endswith("\x1b8"), "the cursor is put back after each draw"
     assert re.match(r"(\x1b\[[0-9;]*m)?\.", result), result[:80]
     assert "stack starting" not in result, "nothing is drawn after the wait"
