@@ -195,39 +195,36 @@ def _postgres_server(
 
 def _refuse_sqlite_path(config: HarnessConfig) -> None:
     """On another engine there is no SQLite file: a command naming ``{db}`` is a mistake."""
-    specs = [*config.services, *([config.template] if config.template else [])]
-    for spec in specs:
-        if spec.names("db"):
-            key = "template_db_cmd" if spec.name == TEMPLATE else f"{spec.name}_cmd (or _env)"
-            raise ConfigError(
-                f"{key} names {{db}}, the worker's SQLite file, but database = "
-                f"{config.database}: name {{db_url}} instead (the URL of its database, on "
-                f"any engine), in {config.ini_name}"
-            )
-    if config.db_reset and "{db}" in config.db_reset:
+    key = _naming(config, "db", ("db_reset",))
+    if key:
         raise ConfigError(
-            f"db_reset names {{db}}, but database = {config.database}: name {{db_url}} "
-            f"instead, in {config.ini_name}"
+            f"{key} names {{db}}, the worker's SQLite file, but database = "
+            f"{config.database}: name {{db_url}} instead (the URL of its database, on "
+            f"any engine), in {config.ini_name}"
         )
 
 
 def _refuse_server_address(config: HarnessConfig) -> None:
     """``{postgres_url}`` would be ``http://host:port``, not a database: a mistake."""
     url = f"{SERVER}_url"
-    specs = [*config.services, *([config.template] if config.template else [])]
-    named = [spec.name for spec in specs if spec.names(url)]
-    texts = {"db_reset": config.db_reset, "page_url": config.page_url}
-    named += [key for key, text in texts.items() if f"{{{url}}}" in (text or "")]
-    if named:
-        key = named[0]
-        key = "template_db_cmd" if key == TEMPLATE else key
-        key = f"{key}_cmd (or _env)" if key in config.names else key
+    key = _naming(config, url, ("db_reset", "page_url"))
+    if key:
         raise ConfigError(
             f"{key} names {{{url}}}, but the PostgreSQL server the harness runs has no "
             f"URL of its own to give (it listens on a socket in its data folder): name "
             f"{{db_url}} instead (the URL of the worker's database, or the template's in "
             f"template_db_cmd), in {config.ini_name}"
         )
+
+
+def _naming(config: HarnessConfig, placeholder: str, settings: tuple[str, ...]) -> str:
+    """The first setting that names ``{placeholder}``: a service's command (or env), the
+    template's, or one of ``settings`` ('' for none)."""
+    for spec in (*config.services, *([config.template] if config.template else [])):
+        if spec.names(placeholder):
+            return "template_db_cmd" if spec.name == TEMPLATE else f"{spec.name}_cmd (or _env)"
+    texts = {setting: getattr(config, setting) or "" for setting in settings}
+    return next((key for key, text in texts.items() if f"{{{placeholder}}}" in text), "")
 
 
 def _stream_logs(sources: Sources, names: tuple[str, ...]) -> frozenset[str]:

@@ -368,6 +368,8 @@ def test_naming_the_sqlite_file_on_postgresql_says_to_name_db_url(tmp_path: Path
         _resolve(tmp_path, database="postgresql", backend_cmd="serve {db}")
     with pytest.raises(ConfigError, match=r"template_db_cmd names \{db\}"):
         _resolve(tmp_path, database="postgresql", template_db_cmd="seed {db}")
+    with pytest.raises(ConfigError, match=r"^db_reset names \{db\}.*\{db_url\}"):
+        _resolve(tmp_path, database="postgresql", db_reset="cp seed {db}")
 
 
 @pytest.mark.parametrize(
