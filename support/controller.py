@@ -192,13 +192,13 @@ class Controller:
         if name == "line" and printer is not None:
             printer.print(str(args["worker"]), str(args["service"]), str(args["line"]))
             return None
-        if name in ("ready", "stack"):
-            if progress is None:
-                return None
-            if name == "ready":
-                progress.service_ready(str(args["worker"]), str(args["service"]))
-            else:
-                progress.stack_up(str(args["line"]), bool(args["up"]), str(args["worker"]))
+        if name == "ready" and progress is not None:
+            progress.service_ready(str(args["worker"]), str(args["service"]))
+            return None
+        if name == "stack" and progress is not None:
+            progress.stack_up(str(args["worker"]), str(args["line"]), up=bool(args["up"]))
+            return None
+        if name in ("ready", "stack"):  # told while nobody draws the stacks' line
             return None
         if name == "run_state" and watch is not None:
             return watch.state.to_dict()

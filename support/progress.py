@@ -157,14 +157,14 @@ class StackProgress:
         with self._lock:
             self._ready.setdefault(worker, set()).add(service)
 
-    def stack_up(self, line: str, up: bool = True, worker: str = "") -> None:
-        """A worker's stack is up (or, not ``up``, failed to start): its line, counted."""
+    def stack_up(self, worker: str, line: str, *, up: bool = True) -> None:
+        """``worker``'s stack is up (or, not ``up``, failed to start): its line, counted."""
         with self._lock:
             if self._stopped:
                 return
             self._lines.append(line)
             self._up += up
-            self._done.add(worker or line.split(":", 1)[0])
+            self._done.add(worker)
             if self._live is not None:
                 self._live.say(f"stackwright: {line}")
 

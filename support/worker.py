@@ -70,8 +70,8 @@ class Worker:
     _stopped: Stack | None = None
     #: The early start of this worker's stack, and what it raised.
     _booting: threading.Thread | None = None
-    #: The services of its stack not ready yet, while the stack starts.
-    starting: list[str] = field(default_factory=list)
+    #: Its stack while it starts (its report says which services are ready so far).
+    _starting: Stack | None = None
     _boot_failure: BaseException | None = None
 
     def on_line(self, service: str, line: str) -> None:
@@ -91,9 +91,16 @@ class Worker:
             self._booting = threading.Thread(target=self._boot, name="stack-boot", daemon=True)
             self._booting.start()
 
+    @property
+    def starting(self) -> list[str]:
+        """The services of its stack not ready yet, while the stack starts."""
+        stack = self._starting
+        if stack is None:
+            return []
+        ready = stack.report.services
+        return [spec.name for spec in stack.specs if spec.name not in ready]
+
     def _ready(self, service: str) -> None:
-        with contextlib.suppress(ValueError):
-            self.starting.remove(service)
         if self.relay_client is not None:
             self.relay_client.ready(service)
 
@@ -149,13 +156,15 @@ class Worker:
             on_line=self.on_line,
             on_ready=self._ready,
         )
-        self.starting = [spec.name for spec in stack.specs]
+        self._starting = stack
         try:
             self.stack = stack.start()
         except HarnessError as exc:
             self.stack_error = exc
             self.summary = f"{self.worker}: stack failed to start ({type(exc).__name__})"
             raise
+        finally:
+            self._starting = None
         self.summary = f"{self.worker}: {stack.report.summary()}"
         self._start_watchdog()
         for listener in self.on_stack_up:

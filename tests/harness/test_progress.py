@@ -61,17 +61,17 @@ def test_the_stacks_line_says_each_stack_above_a_count_until_the_first_result() 
     written: list[str] = []
     progress = StackProgress(written.append, 3)
     assert not progress.say("the web build: built in 1.00s"), "not shown yet: not said"
-    progress.stack_up("gw1: stack ready in 1.10s (web 1.00s)")  # before show: kept
+    progress.stack_up("gw1", "gw1: stack ready in 1.10s (web 1.00s)")  # before show: kept
     assert written == [], "nothing is written before show()"
     progress.show()
     progress.show()
-    progress.stack_up("gw0: stack ready in 1.20s (web 1.10s)")
+    progress.stack_up("gw0", "gw0: stack ready in 1.20s (web 1.10s)")
     assert progress.say("the template database: built in 0.50s")
-    progress.stack_up("gw3: stack failed to start (ExitedBeforeReady)", up=False)
+    progress.stack_up("gw3", "gw3: stack failed to start (ExitedBeforeReady)", up=False)
     assert progress.label == "stackwright: 2/3 worker stacks up, 1 failed; the first tests run"
     progress.stop()
     count = len(written)
-    progress.stack_up("gw2: stack ready in 9.00s (web 9.00s)")
+    progress.stack_up("gw2", "gw2: stack ready in 9.00s (web 9.00s)")
     assert not progress.say("late") and len(written) == count, "nothing after stop()"
     said = [piece.strip("\r\n ") for piece in written if piece.endswith("\n")]
     assert said == [
@@ -92,10 +92,10 @@ def test_the_stacks_line_names_the_services_still_starting() -> None:
     for service in ("backend", "gateway"):
         progress.service_ready("gw1", service)
     assert progress.label == f"{waiting} frontend"
-    progress.stack_up("gw0: stack failed to start (ReadinessTimeout)", False, "gw0")
+    progress.stack_up("gw0", "gw0: stack failed to start (ReadinessTimeout)", up=False)
     assert progress.label == "stackwright: 0/2 worker stacks up, 1 failed, waiting for frontend"
     progress.service_ready("gw1", "frontend")
-    progress.stack_up("gw1: stack ready in 3.00s (...)", True, "gw1")
+    progress.stack_up("gw1", "gw1: stack ready in 3.00s (...)")
     assert progress.label == "stackwright: 1/2 worker stacks up, 1 failed; the first tests run"
 
 
