@@ -11,7 +11,6 @@ xdist the same process is also the run's one worker (``support.worker``).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -32,6 +31,7 @@ from stackwright.support.errors import HarnessError
 from stackwright.support.kept import KeptClaim, KeptPlan
 from stackwright.support.kept import plan as plan_kept
 from stackwright.support.processes import (
+    WORKER_NAME,
     ChannelServer,
     Connection,
     LinePrinter,
@@ -354,10 +354,8 @@ def kept_worker_folders(services_dir: Path) -> list[Path]:
     the run's own folders (its services', builds, preload sockets) are not among them."""
     if not services_dir.is_dir():
         return []
-    return [path for path in services_dir.iterdir() if path.is_dir() and _WORKER.match(path.name)]
-
-
-_WORKER = re.compile(r"^(gw\d+|main)$")
+    folders = services_dir.iterdir()
+    return [path for path in folders if path.is_dir() and WORKER_NAME.match(path.name)]
 
 
 def run_together(

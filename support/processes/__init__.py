@@ -12,7 +12,7 @@ from stackwright.support.processes.channel import (
     abstract_address,
 )
 from stackwright.support.processes.groups import kill_group, stop_group
-from stackwright.support.processes.logs import LogFollower, LogMarks, LogSlice
+from stackwright.support.processes.logs import WORKER_NAME, LogFollower, LogMarks, LogSlice
 from stackwright.support.processes.ports import PortAllocator, choose_run_base
 from stackwright.support.processes.preload import PreloadServer, spawn, start_servers
 from stackwright.support.processes.relay import LinePrinter, RelayClient
@@ -20,6 +20,7 @@ from stackwright.support.processes.run_watch import RunServicesView, RunWatch
 from stackwright.support.processes.stack import Stack, StartReport
 
 __all__ = [
+    "WORKER_NAME",
     "Channel",
     "ChannelServer",
     "Connection",
